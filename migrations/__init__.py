@@ -1,0 +1,1 @@
+"""Alembic migrations of the driftmon schema (installed as monitor.migrations)."""

@@ -1,0 +1,126 @@
+"""Pure alert evaluation: signals and current alert state in, transitions out.
+
+A rule's condition is checked on each of the latest stored runs of a signal
+(``Signal.history``, newest first). The streak is the number of consecutive
+newest runs that meet it, so the outcome depends only on stored results: a
+restart or a second replica evaluates to the same state.
+
+Lifecycle: no alert -> pending (condition met, streak < for_runs) -> firing
+(streak >= for_runs) -> resolved (condition no longer met). A pending alert
+whose condition clears is dropped without notifying anyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config import RuleSettings
+from monitor.domain import AlertRecord, Signal
+
+__all__ = ["Transition", "evaluate", "fingerprint"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What to write for one (rule, labels): the new state and whom to tell."""
+
+    rule: str
+    fingerprint: str
+    labels: dict[str, str]
+    severity: str
+    state: str  # pending | firing | resolved | dropped
+    streak: int
+    value: float
+    summary: str
+    result_id: int
+    existing: AlertRecord | None
+    notify: str | None  # "firing" | "resolved" | None
+
+
+def fingerprint(rule: str, labels: Mapping[str, str]) -> str:
+    """Stable id of an alert: the rule and its sorted label set."""
+    blob = json.dumps([rule, sorted(labels.items())], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _streak(rule: RuleSettings, history: Iterable[float]) -> int:
+    test = _OPS[rule.op]
+    n = 0
+    for value in history:
+        if not test(value, rule.threshold):
+            break
+        n += 1
+    return n
+
+
+def _summary(rule: RuleSettings, signal: Signal) -> str:
+    template = rule.summary or f"{rule.name} on {{model}} ({{model_version}}): {{value:.4g}}"
+    fields = {"model": "", "model_version": "", "canary_set": "", **signal.labels,
+              "value": signal.value}
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError):
+        return f"{rule.name}: {signal.value:.4g}"
+
+
+def evaluate(rules: Iterable[RuleSettings], signals: Iterable[Signal],
+             active: Iterable[AlertRecord], now: datetime,
+             renotify: timedelta) -> list[Transition]:
+    """Transitions for every rule over the signals it reads.
+
+    ``active`` are the pending and firing alerts. An alert whose signal disappeared
+    (its model version retired) is resolved.
+    """
+    by_fp = {a.fingerprint: a for a in active}
+    signal_list = list(signals)
+    seen: set[str] = set()
+    out: list[Transition] = []
+    for rule in rules:
+        for sig in signal_list:
+            if sig.name != rule.signal or (rule.test and sig.labels.get("test") != rule.test):
+                continue
+            labels = {**sig.labels, "alertname": rule.name, "severity": rule.severity}
+            fp = fingerprint(rule.name, sig.labels)
+            seen.add(fp)
+            existing = by_fp.get(fp)
+            streak = _streak(rule, sig.history or (sig.value,))
+            common = dict(rule=rule.name, fingerprint=fp, labels=labels, severity=rule.severity,
+                          streak=streak, value=sig.value, summary=_summary(rule, sig),
+                          result_id=sig.result_id, existing=existing)
+            if streak >= max(rule.for_runs, 1):
+                if existing is None or existing.state == "pending":
+                    out.append(Transition(state="firing", notify="firing", **common))
+                else:
+                    last = existing.last_notified_at
+                    due = last is None or now - last >= renotify
+                    changed = existing.last_result_id != sig.result_id
+                    if due or changed:
+                        out.append(Transition(state="firing", notify="firing" if due else None,
+                                              **common))
+            elif streak > 0:
+                if existing is None or existing.streak != streak:
+                    out.append(Transition(state="pending", notify=None, **common))
+            elif existing is not None:
+                state = "resolved" if existing.state == "firing" else "dropped"
+                out.append(Transition(state=state, notify="resolved" if state == "resolved"
+                                      else None, **common))
+    for fp, alert in by_fp.items():
+        if fp not in seen:
+            state = "resolved" if alert.state == "firing" else "dropped"
+            out.append(Transition(
+                rule=alert.rule, fingerprint=fp, labels=alert.labels, severity=alert.severity,
+                state=state, streak=0, value=alert.value or 0.0, summary=alert.summary,
+                result_id=alert.last_result_id or 0, existing=alert,
+                notify="resolved" if state == "resolved" else None))
+    return out

@@ -1,0 +1,288 @@
+"""`driftmon` command line: the only place that parses argv and configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
+from monitor.errors import MonitorError
+
+__all__ = ["main"]
+
+log = logging.getLogger("driftmon")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                                "level": record.levelname.lower(), "logger": record.name,
+                                "message": record.getMessage()}
+        for key in ("job", "run_id"):
+            if hasattr(record, key):
+                data[key] = getattr(record, key)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        tags = " ".join(f"{k}={getattr(record, k)}" for k in ("job", "run_id")
+                        if hasattr(record, k))
+        return f"{line} [{tags}]" if tags else line
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter(
+        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):  # they log URLs; ours say enough
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = getattr(args, "config", None)
+    if path is None:
+        env = os.environ.get("DRIFTMON_CONFIG")
+        if env:
+            path = env
+        elif Path("driftmon.toml").is_file():
+            path = "driftmon.toml"
+    return load_settings(path)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.app import Agent
+
+    settings = _settings(args)
+    _setup_logging(settings.agent.log_level, args.log_format)
+    return Agent(settings).run_forever()
+
+
+def cmd_run_once(args: argparse.Namespace) -> int:
+    from monitor.app import CYCLE
+    from monitor.jobs import JobContext, run_job
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    _setup_logging(settings.agent.log_level, args.log_format)
+    if args.model is not None:
+        settings.model(args.model)
+    db = Database(settings.database.url)
+    check_revision(db)
+    ctx = JobContext(settings=settings, db=db)
+    if settings.agent.replica_id:
+        ctx.replica = settings.agent.replica_id
+    try:
+        names = CYCLE if args.job == "cycle" else (args.job,)
+        outcomes = [run_job(ctx, name, model=args.model) for name in names]
+    finally:
+        ctx.close()
+        db.dispose()
+    for o in outcomes:
+        print(f"{o.job}: {o.status} ({o.items} items){': ' + o.message if o.message else ''}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from monitor.storage.engine import Database, safe_url
+    from monitor.storage.migrate import check_revision, current_revision, head_revision, upgrade
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    try:
+        if args.db_command == "upgrade":
+            before, after = upgrade(db)
+            print(f"{safe_url(db.url)}: {before or 'empty'} -> {after}")
+        elif args.db_command == "current":
+            print(f"{safe_url(db.url)}: at {current_revision(db) or 'no revision'}, "
+                  f"code expects {head_revision(db)}")
+        else:
+            check_revision(db)
+            print(f"{safe_url(db.url)}: schema is at the code's revision {head_revision(db)}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = load_settings(args.file)
+    print(json.dumps(settings_to_dict(settings), indent=2))
+    print(f"# {args.file}: valid", file=sys.stderr)
+    return 0
+
+
+def cmd_config_reference(_args: argparse.Namespace) -> int:
+    print("| key | type | default | meaning |\n|---|---|---|---|")
+    for key, tp, default, help_text in describe_settings():
+        print(f"| `{key}` | {tp} | `{default}` | {help_text} |")
+    return 0
+
+
+def cmd_canary(args: argparse.Namespace) -> int:
+    from monitor.canaries import read_canary_set
+    from monitor.clock import SystemClock
+    from monitor.storage import repository as repo
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    try:
+        check_revision(db)
+        if args.canary_command == "import":
+            now = SystemClock().now()
+            for cset in settings.canary_sets:
+                items, qrels = read_canary_set(cset.path, cset.qrels)
+                with db.transaction() as s:
+                    set_id, created = repo.import_canary_set(s, cset.name, cset.path, items,
+                                                             qrels, now)
+                state = "imported as a new version" if created else "unchanged"
+                print(f"{cset.name}: {len(items)} items, {len(qrels)} judgements, {state} "
+                      f"(id {set_id})")
+        else:
+            with db.read() as s:
+                for cset in settings.canary_sets:
+                    set_id = repo.latest_canary_set(s, cset.name)
+                    n = len(repo.canary_items(s, set_id)) if set_id is not None else 0
+                    print(f"{cset.name}: " + (f"version id {set_id}, {n} items" if set_id
+                                              else "not imported yet"))
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from monitor.storage import operations as ops
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    try:
+        check_revision(db)
+        with db.read() as s:
+            rows = ops.recent_alerts(s, args.limit)
+    finally:
+        db.dispose()
+    print(f"{'state':9} {'severity':9} {'rule':30} {'since':26} summary")
+    for a in rows:
+        print(f"{a.state:9} {a.severity:9} {a.rule:30} {a.started_at.isoformat():26} {a.summary}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    _setup_logging("warning", "text")
+    return run_demo(Path(args.dir) if args.dir else None, serve=args.serve, listen=args.listen)
+
+
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        result: int = importlib.import_module(module).main(args.rest)
+        return result
+
+    return run
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftmon", description="Embedding drift monitor.")
+    parser.add_argument("--version", action="version", version=f"driftmon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", "-c", metavar="FILE",
+                       help="TOML config (default: $DRIFTMON_CONFIG or ./driftmon.toml)")
+        return p
+
+    def with_logs(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--log-format", choices=["text", "json"], default="text",
+                       help="log line format (default: text)")
+        return p
+
+    p = with_logs(with_config(sub.add_parser("run", help="run the agent daemon")))
+    p.set_defaults(func=cmd_run)
+
+    p = with_logs(with_config(sub.add_parser("run-once", help="run one job and exit with its "
+                                             "status (0 ok or skipped, 1 failed)")))
+    p.add_argument("job", choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
+                   help="the job ('cycle' runs all in order)")
+    p.add_argument("--model", help="only this model (canary and drift jobs)")
+    p.set_defaults(func=cmd_run_once)
+
+    p = sub.add_parser("demo", help="run the agent on synthetic traffic and report what it saw")
+    p.add_argument("--dir", help="working folder (default: a new temporary folder)")
+    p.add_argument("--serve", action="store_true",
+                   help="keep serving /metrics afterwards until Ctrl-C")
+    p.add_argument("--listen", default="127.0.0.1:9108", help="address for --serve")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("db", help="database schema")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, text in (("upgrade", "apply migrations up to the code's revision"),
+                       ("current", "show the database's and the code's revision"),
+                       ("check", "exit 0 only if the database is at the code's revision")):
+        with_config(dbsub.add_parser(name, help=text)).set_defaults(func=cmd_db)
+
+    p = sub.add_parser("config", help="configuration")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    c = csub.add_parser("check", help="validate FILE and print the effective config "
+                        "(secrets masked)")
+    c.add_argument("file", metavar="FILE")
+    c.set_defaults(func=cmd_config_check)
+    csub.add_parser("reference", help="print every setting as a Markdown table").set_defaults(
+        func=cmd_config_reference)
+
+    p = sub.add_parser("canary", help="canary sets")
+    ksub = p.add_subparsers(dest="canary_command", required=True, metavar="ACTION")
+    with_config(ksub.add_parser("import", help="import the configured canary sets")).set_defaults(
+        func=cmd_canary)
+    with_config(ksub.add_parser("list", help="list canary sets")).set_defaults(func=cmd_canary)
+
+    p = sub.add_parser("alerts", help="alerts")
+    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    a = with_config(asub.add_parser("list", help="recent alerts, newest first"))
+    a.add_argument("--limit", type=int, default=50)
+    a.set_defaults(func=cmd_alerts)
+
+    for name, module, text in (
+            ("compare", "monitor.compare", "two-sample drift tests on two embedding files"),
+            ("embed", "monitor.embed_cmd", "embed stdin lines with a configured model")):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_delegate(module))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except MonitorError as exc:
+        print(f"driftmon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,581 @@
+"""Settings: one TOML file, every key overridable by ``DRIFTMON_<SECTION>_<KEY>``.
+
+This is the only module that reads the environment. Secrets are never values in
+the file: a setting ending in ``_env`` names the environment variable that holds
+the secret, and :func:`resolve_secret` reads it when a component needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "AgentSettings",
+    "AlertSettings",
+    "CanarySetSettings",
+    "DatabaseSettings",
+    "DriftSettings",
+    "ModelSettings",
+    "RuleSettings",
+    "SamplingSettings",
+    "ScheduleSettings",
+    "ServerSettings",
+    "Settings",
+    "SinkSettings",
+    "SourceSettings",
+    "describe_settings",
+    "load_settings",
+    "parse_duration",
+    "resolve_secret",
+    "settings_to_dict",
+]
+
+ENV_PREFIX = "DRIFTMON_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"90s"``, ``"5m"``, ``"1h"``, ``"7d"`` into a timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like '30s', '5m', '1h' or '7d'")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+class Duration(str):
+    """A string setting that must parse as a duration."""
+
+
+def _doc(help_text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    if default is dataclasses.MISSING and "default_factory" not in kw:
+        return field(metadata={"help": help_text}, **kw)
+    if "default_factory" in kw:
+        return field(metadata={"help": help_text}, **kw)
+    return field(default=default, metadata={"help": help_text}, **kw)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = _doc("SQLAlchemy URL of the agent's database", "sqlite:///driftmon.db")
+    pool_size: int = _doc("connections kept open (PostgreSQL)", 5)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str = _doc("host:port of /metrics, /healthz, /readyz", "127.0.0.1:9108")
+    enabled: bool = _doc("serve HTTP at all while the daemon runs", True)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    replica_id: str = _doc("name of this replica in job_runs (default: hostname-pid)", "")
+    log_level: Literal["debug", "info", "warning", "error"] = _doc("log level", "info")
+    shutdown_grace: Duration = _doc("how long a running job may finish on SIGTERM", Duration("30s"))
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = _doc("stable name of the embedding endpoint, used in metrics and alerts")
+    provider: Literal["hash", "openai", "azure", "tei", "ollama", "cohere", "voyage", "local"] = (
+        _doc("wire format of the endpoint", "hash")
+    )
+    model: str = _doc("the provider's model id", "hash-ngram-v1")
+    base_url: str = _doc("endpoint base URL (HTTP providers)", "")
+    api_key_env: str = _doc("environment variable holding the API key", "")
+    dimensions: int = _doc("embedding dimension (requested where the API supports it)", 256)
+    query_prefix: str = _doc("instruction prefix for queries (E5/BGE style)", "")
+    document_prefix: str = _doc("instruction prefix for documents", "")
+    normalize: bool = _doc("L2-normalise returned vectors", True)
+    batch_size: int = _doc("texts per request", 64)
+    max_concurrency: int = _doc("requests in flight at once", 4)
+    timeout: Duration = _doc("per-request timeout", Duration("30s"))
+    price_per_million_tokens: float = _doc("price used for the cost estimate", 0.0)
+    seed: int = _doc("seed of the built-in hash embedder", 0)
+    variant: Literal["base", "rotated", "quantized", "unnormalized", "noisy", "other"] = _doc(
+        "hash embedder only: simulate a silent model change (demo and tests)", "base"
+    )
+    active: bool = _doc("monitor this model (false keeps its history, runs nothing)", True)
+    api_version: str = _doc("Azure OpenAI api-version query parameter; 'v1' uses the v1 route",
+                            "2024-10-21")
+    encoding_format: Literal["base64", "float"] = _doc(
+        "vector encoding asked of OpenAI-compatible, Voyage and Cohere endpoints", "base64")
+    request_dimensions: bool = _doc("send 'dimensions' (or 'output_dimension') in requests; "
+                                    "false for models that reject it", True)
+    requests_per_second: float = _doc("client-side request rate limit; 0 = none", 0.0)
+    tokens_per_minute: int = _doc("client-side limit on estimated input tokens per minute; "
+                                  "0 = none", 0)
+    max_input_tokens: int = _doc("longest input in (estimated) tokens; longer texts follow "
+                                 "'truncate'", 8192)
+    truncate: Literal["end", "start", "skip", "none"] = _doc(
+        "over-long texts: cut the end, cut the start, skip (listed as failed) or send as is",
+        "end")
+    chars_per_token: float = _doc("characters per token of the token estimate "
+                                  "(non-ASCII characters count one token each)", 4.0)
+    max_batch_tokens: int = _doc("estimated tokens per request; 0 = the provider's "
+                                 "documented limit", 0)
+    max_retries: int = _doc("retries of a request after 429, 5xx, timeouts and "
+                            "connection errors", 3)
+    backoff_base: Duration = _doc("first retry delay, doubled per retry, with jitter",
+                                  Duration("500ms"))
+    backoff_max: Duration = _doc("longest retry delay", Duration("8s"))
+    retry_after_max: Duration = _doc("longest Retry-After honoured; a longer one fails "
+                                     "the request", Duration("60s"))
+    connect_timeout: Duration = _doc("TCP/TLS connect timeout", Duration("5s"))
+    breaker_threshold: int = _doc("consecutive failed requests that open the circuit "
+                                  "breaker; 0 = never", 5)
+    breaker_reset: Duration = _doc("how long an open circuit breaker refuses requests "
+                                   "before one probe", Duration("30s"))
+
+
+@dataclass(frozen=True)
+class CanarySetSettings:
+    name: str = _doc("name of the canary set")
+    path: str = _doc("JSON-lines file of {id, text, kind}")
+    qrels: str = _doc("optional relevance judgements (TREC qrels)", "")
+    min_cosine: float = _doc("per-item cosine below which an item counts as changed", 0.999)
+    baseline_repeats: int = _doc("embeddings made at baseline to measure endpoint noise", 3)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    name: str = _doc("name of the query source, used in metrics")
+    kind: Literal["jsonl"] = _doc("source kind", "jsonl")
+    path: str = _doc("glob of JSON-lines files", "")
+    text_field: str = _doc("field holding the query text", "query")
+    time_field: str = _doc("field holding the event time (ISO 8601 or epoch seconds); "
+                           "empty = time of reading", "ts")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    window: Duration = _doc("length of one sampling window", Duration("1h"))
+    max_per_window: int = _doc("reservoir size per source and window", 2000)
+    store_text: bool = _doc("keep (redacted) query text; false keeps only hash and vector", True)
+    redact: bool = _doc("mask emails, phone numbers and long digit runs before storing", True)
+    seed: int = _doc("seed of the reservoir sampler", 0)
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    reference: str = _doc("'rolling:<duration>' before the current window, or "
+                          "'pinned:<start>/<end>' in ISO 8601", "rolling:7d")
+    alpha: float = _doc("significance level of the combined verdict", 0.01)
+    permutations: int = _doc("permutations for permutation p-values", 1000)
+    min_samples: int = _doc("below this many samples per side the verdict is insufficient_data", 50)
+    max_reference: int = _doc("reference samples used at most (uniformly subsampled)", 5000)
+    tests: list[str] = _doc("tests to run; empty = the default suite", default_factory=list)
+    seed: int = _doc("seed of permutations and subsampling", 0)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    sample: Duration = _doc("interval of the sampling job", Duration("1m"))
+    canary: Duration = _doc("interval of the canary job", Duration("1h"))
+    drift: Duration = _doc("interval of the drift job", Duration("1h"))
+    alerts: Duration = _doc("interval of alert evaluation", Duration("1m"))
+    deliver: Duration = _doc("interval of the webhook delivery worker", Duration("15s"))
+    misfire_grace: Duration = _doc("how late a job may still start", Duration("5m"))
+    jitter: Duration = _doc("random delay added to each run", Duration("0s"))
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    name: str = _doc("alert name, as in alerts/ Prometheus rules")
+    signal: Literal["canary_changed", "canary_min_cosine", "drift", "drift_p_value",
+                    "novelty_rate"] = _doc("stored result the rule reads", "drift")
+    test: str = _doc("for drift_p_value: the test name", "")
+    op: Literal["<", "<=", ">", ">=", "==", "!="] = _doc("comparison with threshold", ">=")
+    threshold: float = _doc("value compared with the signal", 1.0)
+    for_runs: int = _doc("consecutive runs the condition must hold before firing", 1)
+    severity: Literal["info", "warning", "critical"] = _doc("severity", "warning")
+    summary: str = _doc("summary template; {model}, {model_version}, {value} are filled", "")
+    runbook_url: str = _doc("runbook link sent with the alert", "")
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    name: str = _doc("name of the sink")
+    kind: Literal["webhook"] = _doc("payload format", "webhook")
+    url: str = _doc("target URL (use url_env when the URL is itself a secret)", "")
+    url_env: str = _doc("environment variable holding the URL", "")
+    secret_env: str = _doc("environment variable holding the signing secret", "")
+    min_severity: Literal["info", "warning", "critical"] = _doc("lowest severity sent", "info")
+    timeout: Duration = _doc("per-delivery timeout", Duration("10s"))
+    max_age: Duration = _doc("a delivery older than this is marked dead", Duration("24h"))
+
+
+def _default_rules() -> list[RuleSettings]:
+    return [
+        RuleSettings(name="EmbeddingSilentModelChange", signal="canary_changed", op=">=",
+                     threshold=1.0, for_runs=1, severity="critical",
+                     summary="Canary embeddings of {model} ({model_version}) changed"),
+        RuleSettings(name="EmbeddingQueryDrift", signal="drift", op=">=", threshold=1.0,
+                     for_runs=2, severity="warning",
+                     summary="Query distribution drift on {model} ({model_version})"),
+    ]
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    rules: list[RuleSettings] = _doc("alert rules (default: the built-in rules)",
+                                     default_factory=_default_rules)
+    sinks: list[SinkSettings] = _doc("where alerts are delivered", default_factory=list)
+    renotify: Duration = _doc("re-send a firing alert this often", Duration("4h"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = _doc("database", default_factory=DatabaseSettings)
+    server: ServerSettings = _doc("HTTP server", default_factory=ServerSettings)
+    agent: AgentSettings = _doc("agent process", default_factory=AgentSettings)
+    models: list[ModelSettings] = _doc("embedding endpoints watched", default_factory=list)
+    canary_sets: list[CanarySetSettings] = _doc("canary sets", default_factory=list)
+    sources: list[SourceSettings] = _doc("query sources", default_factory=list)
+    sampling: SamplingSettings = _doc("sampling", default_factory=SamplingSettings)
+    drift: DriftSettings = _doc("drift runs", default_factory=DriftSettings)
+    schedule: ScheduleSettings = _doc("job intervals", default_factory=ScheduleSettings)
+    alerts: AlertSettings = _doc("alerting", default_factory=AlertSettings)
+
+    def model(self, name: str) -> ModelSettings:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(f"no model named {name!r} in [[models]]")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_settings(path: str | os.PathLike[str] | None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, and validate the settings.
+
+    ``path=None`` means defaults only. Every problem raises ConfigError naming the key.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        try:
+            with file.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {file} is a directory") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    _apply_env(raw, env)
+    settings = _build(Settings, raw, "")
+    _check(settings)
+    if path is not None:
+        settings = _resolve_paths(settings, Path(path).resolve().parent)
+    return settings
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    hints = get_type_hints(Settings)
+    for var, value in sorted(env.items()):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        rest = var[len(ENV_PREFIX):].lower()
+        for section, tp in hints.items():
+            if not rest.startswith(section + "_"):
+                continue
+            tail = rest[len(section) + 1:]
+            if get_origin(tp) is list:
+                _apply_list_env(raw, section, get_args(tp)[0], tail, value, var)
+            else:
+                keys = {f.name for f in dataclasses.fields(tp)}
+                if tail not in keys:
+                    raise ConfigError(f"{var}: [{section}] has no key {tail!r}")
+                raw.setdefault(section, {})[tail] = _env_value(value, get_type_hints(tp)[tail])
+            break
+
+
+def _apply_list_env(raw: dict[str, Any], section: str, item_tp: type, tail: str,
+                    value: str, var: str) -> None:
+    entries = raw.get(section, [])
+    keys = {f.name for f in dataclasses.fields(item_tp)}
+    for entry in entries if isinstance(entries, list) else []:
+        name = str(entry.get("name", "")).lower().replace("-", "_")
+        if name and tail.startswith(name + "_") and tail[len(name) + 1:] in keys:
+            key = tail[len(name) + 1:]
+            entry[key] = _env_value(value, get_type_hints(item_tp)[key])
+            return
+    raise ConfigError(f"{var}: no [[{section}]] entry and key match (expected "
+                      f"DRIFTMON_{section.upper()}_<NAME>_<KEY>)")
+
+
+def _env_value(value: str, tp: Any) -> Any:
+    if tp is bool:
+        low = value.strip().lower()
+        if low in {"1", "true", "yes", "on"}:
+            return True
+        if low in {"0", "false", "no", "off"}:
+            return False
+        return value
+    if tp is int:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if tp is float:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if get_origin(tp) is list:
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if tp is Duration:
+        return "a duration like '30s', '5m', '1h'"
+    if get_origin(tp) is list:
+        return "a list"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, str(tp))
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key (known: "
+                          f"{', '.join(sorted(names))})")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = _key(where, f.name)
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: required key is missing")
+            continue
+        values[f.name] = _convert(hints[f.name], data[f.name], key)
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = get_origin(tp)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        (item,) = get_args(tp)
+        return [_convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin in (Union, types.UnionType):
+        raise TypeError("unions are not used in settings")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return value
+    if tp is Duration:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}") from None
+        return Duration(value)
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }[tp](value)
+    if not ok:
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    return float(value) if tp is float else value
+
+
+def _key(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _check(s: Settings) -> None:
+    """Cross-field checks the types cannot express."""
+    for section, items in (("models", s.models), ("canary_sets", s.canary_sets),
+                           ("sources", s.sources), ("alerts.sinks", s.alerts.sinks),
+                           ("alerts.rules", s.alerts.rules)):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", item.name):
+                raise ConfigError(f"{section}[{i}].name: expected letters, digits, '_', '.', '-' "
+                                  f"(at most 64), got {item.name!r}")
+            if item.name in seen:
+                raise ConfigError(f"{section}[{i}].name: duplicate name {item.name!r}")
+            seen.add(item.name)
+    for i, m in enumerate(s.models):
+        if m.dimensions < 1:
+            raise ConfigError(f"models[{i}].dimensions: expected a positive integer")
+        if m.batch_size < 1 or m.max_concurrency < 1:
+            raise ConfigError(f"models[{i}]: batch_size and max_concurrency must be >= 1")
+        if m.provider != "hash" and m.provider != "local" and not m.base_url:
+            raise ConfigError(f"models[{i}].base_url: required for provider {m.provider!r}")
+        if m.provider in ("azure", "cohere", "voyage") and not m.api_key_env:
+            raise ConfigError(f"models[{i}].api_key_env: required for provider {m.provider!r}")
+        if m.provider == "azure" and not m.api_version:
+            raise ConfigError(f"models[{i}].api_version: required for provider 'azure'")
+        for key in ("max_input_tokens", "chars_per_token"):
+            if getattr(m, key) <= 0:
+                raise ConfigError(f"models[{i}].{key}: expected a positive number")
+        for key in ("requests_per_second", "tokens_per_minute", "max_batch_tokens",
+                    "max_retries", "breaker_threshold"):
+            if getattr(m, key) < 0:
+                raise ConfigError(f"models[{i}].{key}: expected a number >= 0")
+        for key in ("timeout", "connect_timeout"):
+            if parse_duration(getattr(m, key)).total_seconds() <= 0:
+                raise ConfigError(f"models[{i}].{key}: expected a duration above zero")
+    for i, src in enumerate(s.sources):
+        if src.kind == "jsonl" and not src.path:
+            raise ConfigError(f"sources[{i}].path: required for kind 'jsonl'")
+    for i, sink in enumerate(s.alerts.sinks):
+        if bool(sink.url) == bool(sink.url_env):
+            raise ConfigError(f"alerts.sinks[{i}]: set exactly one of url and url_env")
+    if not 0 < s.drift.alpha < 1:
+        raise ConfigError(f"drift.alpha: expected a number in (0, 1), got {s.drift.alpha}")
+    if s.drift.permutations < 10:
+        raise ConfigError("drift.permutations: expected at least 10")
+    if s.drift.min_samples < 2:
+        raise ConfigError("drift.min_samples: expected at least 2")
+    if s.sampling.max_per_window < 1:
+        raise ConfigError("sampling.max_per_window: expected a positive integer")
+    try:
+        parse_reference(s.drift.reference)
+    except ValueError as exc:
+        raise ConfigError(f"drift.reference: {exc}") from None
+    host, _, port = s.server.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"server.listen: expected host:port, got {s.server.listen!r}")
+
+
+def parse_reference(text: str) -> tuple[str, Any]:
+    """``rolling:7d`` -> ("rolling", timedelta); ``pinned:A/B`` -> ("pinned", (A, B))."""
+    from datetime import datetime
+
+    kind, _, arg = text.partition(":")
+    if kind == "rolling":
+        return "rolling", parse_duration(arg)
+    if kind == "pinned":
+        start, sep, end = arg.partition("/")
+        if not sep:
+            raise ValueError(f"expected 'pinned:<start>/<end>', got {text!r}")
+        try:
+            a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected ISO 8601 times in {text!r}") from None
+        from monitor.clock import as_utc
+
+        if as_utc(b) <= as_utc(a):
+            raise ValueError(f"the pinned range {text!r} ends before it starts")
+        return "pinned", (as_utc(a), as_utc(b))
+    raise ValueError(f"expected 'rolling:<duration>' or 'pinned:<start>/<end>', got {text!r}")
+
+
+def _resolve_paths(s: Settings, base: Path) -> Settings:
+    """Relative file paths in the config are relative to the config file."""
+
+    def rel(p: str) -> str:
+        return p if not p or os.path.isabs(p) else str(base / p)
+
+    url = s.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        tail = url[len("sqlite:///"):]
+        if tail and tail != ":memory:":
+            url = "sqlite:///" + rel(tail)
+    return dataclasses.replace(
+        s,
+        database=dataclasses.replace(s.database, url=url),
+        canary_sets=[dataclasses.replace(c, path=rel(c.path), qrels=rel(c.qrels))
+                     for c in s.canary_sets],
+        sources=[dataclasses.replace(x, path=rel(x.path)) for x in s.sources],
+    )
+
+
+def resolve_secret(env_name: str, what: str, environ: Mapping[str, str] | None = None) -> str:
+    """Read a secret from the environment variable ``env_name``."""
+    env = os.environ if environ is None else environ
+    value = env.get(env_name, "")
+    if not value:
+        raise ConfigError(f"{what}: environment variable {env_name} is not set")
+    return value
+
+
+# --------------------------------------------------------------------------- showing
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+def settings_to_dict(s: Settings, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The effective settings as plain data, secrets masked (env vars shown as set/unset)."""
+    env = os.environ if environ is None else environ
+
+    def conv(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out: dict[str, Any] = {}
+            for f in dataclasses.fields(obj):
+                v = getattr(obj, f.name)
+                if f.name.endswith("_env") and v:
+                    out[f.name] = f"{v} ({'set' if env.get(v) else 'NOT SET'})"
+                elif f.name == "url" and isinstance(v, str):
+                    out[f.name] = _mask_url(v)
+                else:
+                    out[f.name] = conv(v)
+            return out
+        if isinstance(obj, list):
+            return [conv(v) for v in obj]
+        return obj
+
+    result: dict[str, Any] = conv(s)
+    return result
+
+
+def describe_settings() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, help) for every setting: the README's reference table."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(cls: Any, prefix: str) -> None:
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            key = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(tp):
+                walk(tp, key + ".")
+                continue
+            if get_origin(tp) is list and dataclasses.is_dataclass(get_args(tp)[0]):
+                walk(get_args(tp)[0], f"{key}[].")
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = repr(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                default = "built-in" if key == "alerts.rules" else repr(f.default_factory())
+            else:
+                default = "(required)"
+            rows.append((key, _type_name(tp), default, f.metadata.get("help", "")))
+
+    walk(Settings, "")
+    return rows

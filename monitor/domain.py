@@ -1,0 +1,150 @@
+"""Frozen records that cross layers: storage returns them, jobs, metrics and alerting read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AlertRecord",
+    "CanaryItemRecord",
+    "CanaryRunRecord",
+    "DeliveryRecord",
+    "DriftRunRecord",
+    "JobRecord",
+    "ModelVersionInfo",
+    "ModelVersionRef",
+    "QueryRecord",
+    "Signal",
+    "Snapshot",
+]
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    id: int
+    model: str
+    version: str
+    provider: str
+    model_id: str
+    dimensions: int
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One production query as read from a source (text is raw here, never stored raw)."""
+
+    text: str
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class CanaryItemRecord:
+    id: int
+    key: str
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CanaryRunRecord:
+    id: int
+    model: str
+    version: str
+    canary_set: str
+    created_at: datetime
+    verdict: str
+    min_cosine: float
+    mean_cosine: float
+    p01_cosine: float
+    share_below: float
+    norm_ratio: float
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class DriftRunRecord:
+    id: int
+    model: str
+    version: str
+    created_at: datetime
+    window_start: datetime
+    verdict: str
+    n_ref: int
+    n_cur: int
+    tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The latest value of one alertable signal for one model version."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+    result_id: int  # the stored run the value came from; a rule counts each run once
+    history: tuple[float, ...] = ()  # latest first, for `for_runs`
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    rule: str
+    fingerprint: str
+    labels: dict[str, str]
+    severity: str
+    state: str
+    streak: int
+    value: float | None
+    summary: str
+    started_at: datetime
+    fired_at: datetime | None
+    resolved_at: datetime | None
+    last_notified_at: datetime | None
+    last_result_id: int | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    sink: str
+    event: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job: str
+    last_status: str
+    last_started_at: datetime | None
+    last_success_at: datetime | None
+    last_duration_seconds: float | None
+    failures: int
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    model: str
+    version: str
+    provider: str
+    model_id: str
+    dimensions: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything /metrics shows, read from the database at scrape time."""
+
+    model_versions: tuple[ModelVersionInfo, ...] = ()
+    drift_runs: tuple[DriftRunRecord, ...] = ()
+    canary_runs: tuple[CanaryRunRecord, ...] = ()
+    jobs: tuple[JobRecord, ...] = ()
+    alerts: tuple[AlertRecord, ...] = ()
+    deliveries: tuple[tuple[str, str, int], ...] = ()  # (sink, state, count)
+    source_counters: tuple[tuple[str, str, int], ...] = ()  # (source, counter, value)

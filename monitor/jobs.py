@@ -1,0 +1,370 @@
+"""The agent's jobs: plain functions the scheduler runs on a timer and the CLI runs once.
+
+Each job does its network I/O (embedding calls) before it opens its write
+transaction, and writes all it learned in that one transaction, so a failure
+leaves nothing half-written. Alerts caused by a result are evaluated and queued
+for delivery in the same transaction as the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from monitor import stats
+from monitor.alerting.webhook import WebhookSender
+from monitor.clock import Clock, SystemClock
+from monitor.config import ModelSettings, Settings, parse_duration, parse_reference
+from monitor.errors import InsufficientDataError, MonitorError, ProviderError
+from monitor.providers import EmbeddingProvider, build_provider
+from monitor.sources import JsonlSource, redact, text_hash, window_start
+from monitor.stats.canary import compare_to_baseline, noise_floor
+from monitor.storage import operations as ops
+from monitor.storage import repository as repo
+from monitor.storage.engine import Database
+
+__all__ = ["JOBS", "JobContext", "JobOutcome", "run_job"]
+
+log = logging.getLogger("driftmon.jobs")
+
+
+def default_replica() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class JobContext:
+    """What every job needs, built once by the app and passed in."""
+
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    replica: str = field(default_factory=default_replica)
+    providers: dict[str, EmbeddingProvider] = field(default_factory=dict)
+    sender: WebhookSender | None = None
+    environ: dict[str, str] | None = None
+
+    def provider(self, model: ModelSettings) -> EmbeddingProvider:
+        if model.name not in self.providers:
+            self.providers[model.name] = build_provider(model)
+        return self.providers[model.name]
+
+    def models(self, only: str | None = None) -> list[ModelSettings]:
+        chosen = [m for m in self.settings.models if m.active]
+        if only is not None:
+            chosen = [self.settings.model(only)]
+        return chosen
+
+    def close(self) -> None:
+        for p in self.providers.values():
+            p.close()
+        self.providers.clear()
+        if self.sender is not None:
+            self.sender.close()
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    status: str  # ok | failed | skipped
+    items: int
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Skip(Exception):
+    """A job found nothing to do; recorded as ``skipped``, not a failure."""
+
+
+def run_job(ctx: JobContext, job: str, *, model: str | None = None) -> JobOutcome:
+    """Run one job, recording it in ``job_runs``; never raises for a job's own failure."""
+    fn = JOBS[job]
+    with ctx.db.transaction() as s:
+        run_id = ops.start_job_run(s, job, ctx.replica, ctx.clock.now())
+    started = time.perf_counter()
+    status, message, items, details = "ok", "", 0, {}
+    try:
+        items, details = fn(ctx, model)
+    except (Skip, InsufficientDataError) as exc:
+        status, message = "skipped", str(exc)
+    except MonitorError as exc:
+        status, message = "failed", str(exc)
+    except Exception as exc:  # a job's bug must not stop the other jobs
+        status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        log.exception("job %s crashed", job, extra={"job": job, "run_id": run_id})
+    with ctx.db.transaction() as s:
+        ops.finish_job_run(s, run_id, status, ctx.clock.now(), items=items,
+                           error=message or None)
+    log.info("job %s %s in %.2fs (%d items)%s", job, status, time.perf_counter() - started,
+             items, f": {message}" if message else "", extra={"job": job, "run_id": run_id})
+    return JobOutcome(job=job, status=status, items=items, message=message, details=details)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    """Read new records from every source into the per-window reservoirs."""
+    cfg = ctx.settings.sampling
+    window = parse_duration(cfg.window)
+    total = 0
+    details: dict[str, Any] = {}
+    with ctx.db.transaction() as s:
+        for src_cfg in ctx.settings.sources:
+            source = JsonlSource(src_cfg, ctx.clock)
+            positions = {p: pos for p in source.files()
+                         if (pos := repo.get_position(s, src_cfg.name, p)) is not None}
+            batch = source.read(positions)
+            rng = np.random.default_rng([cfg.seed, len(positions), sum(
+                off for _, off in positions.values())])
+            for rec in batch.records:
+                kept_text = redact(rec.text) if cfg.redact else rec.text
+                outcome = repo.reservoir_offer(
+                    s, src_cfg.name, window_start(rec.event_time, window), cfg.max_per_window,
+                    rng.integers, text_hash(rec.text),
+                    kept_text if cfg.store_text else None, rec.event_time)
+                batch.count(outcome)
+            for path, (inode, offset) in batch.positions.items():
+                repo.set_position(s, src_cfg.name, path, inode, offset, ctx.clock.now())
+            repo.add_counters(s, src_cfg.name, batch.counts)
+            total += len(batch.records)
+            details[src_cfg.name] = dict(batch.counts)
+    return total, details
+
+
+# --------------------------------------------------------------------------- canaries
+
+
+def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
+    """Re-embed every canary set with every model and compare with its baseline."""
+    from monitor.canaries import read_canary_set
+
+    if not ctx.settings.canary_sets:
+        raise Skip("no [[canary_sets]] configured")
+    now = ctx.clock.now()
+    done = 0
+    details: dict[str, Any] = {}
+    sets = [(c, read_canary_set(c.path, c.qrels)) for c in ctx.settings.canary_sets]
+    for model in ctx.models(only):
+        provider = ctx.provider(model)
+        for cset, (items, qrels) in sets:
+            with ctx.db.transaction() as s:
+                set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+                mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+                records = repo.canary_items(s, set_id)
+                baseline = repo.current_baseline(s, set_id, mv.id)
+            repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
+            embedded = [_embed_items(provider, records) for _ in range(repeats)]
+            key = f"{model.name}/{cset.name}"
+            with ctx.db.transaction() as s:
+                if baseline is None:
+                    floor = noise_floor(embedded)
+                    baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
+                                                     embedded[0], floor, now)
+                    # the last repeat is this version's first canary observation
+                    vectors, current = embedded[0], embedded[-1]
+                else:
+                    baseline_id, floor, vectors = baseline
+                    current = embedded[0]
+                cmp = compare_to_baseline(vectors, current, floor=floor,
+                                          min_cosine=cset.min_cosine)
+                run_id = repo.save_canary_run(
+                    s, set_id=set_id, model_version_id=mv.id, baseline_id=baseline_id,
+                    created_at=now, verdict=cmp.verdict, n_items=cmp.n_items,
+                    min_cosine=cmp.min_cosine, p01_cosine=cmp.p01_cosine,
+                    mean_cosine=cmp.mean_cosine, share_below=cmp.share_below,
+                    norm_ratio=cmp.norm_ratio, dim_baseline=cmp.dim_baseline,
+                    dim_current=cmp.dim_current, tolerance=cmp.tolerance,
+                    details={"reasons": list(cmp.reasons), "baseline_created": baseline is None,
+                             "noise_floor": floor})
+                details[key] = {"verdict": cmp.verdict, "min_cosine": cmp.min_cosine,
+                                "mean_cosine": cmp.mean_cosine, "run_id": run_id,
+                                "baseline_created": baseline is None,
+                                "reasons": list(cmp.reasons)}
+                evaluate_alerts(ctx, s)
+            done += 1
+    return done, details
+
+
+def _embed_items(provider: EmbeddingProvider, records: list[Any]) -> np.ndarray:
+    out: np.ndarray | None = None
+    for kind in ("query", "document"):
+        idx = [i for i, r in enumerate(records) if r.kind == kind]
+        if not idx:
+            continue
+        result = provider.embed([records[i].text for i in idx], kind)  # type: ignore[arg-type]
+        if result.failed:
+            raise ProviderError(f"{len(result.failed)} canary items failed to embed; "
+                                "a canary run needs every item")
+        if out is None:
+            out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
+        out[idx] = result.vectors
+    assert out is not None
+    return out
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
+    """Test the latest sampling window against the reference, per model version."""
+    cfg = ctx.settings.drift
+    window = parse_duration(ctx.settings.sampling.window)
+    kind, arg = parse_reference(cfg.reference)
+    now = ctx.clock.now()
+    with ctx.db.read() as s:
+        cur_start = repo.latest_window_start(s)
+    if cur_start is None:
+        raise Skip("no query samples yet")
+    cur_end = cur_start + window
+    ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    done = 0
+    details: dict[str, Any] = {}
+    for model in ctx.models(only):
+        with ctx.db.transaction() as s:
+            mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+        _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
+        with ctx.db.read() as s:
+            _, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
+            _, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)
+            if repo.drift_run_exists(s, mv.id, cur_start, len(cur)):
+                details[model.name] = {"verdict": "unchanged input, not re-run"}
+                continue
+        seed = (cfg.seed * 1_000_003 + int(cur_start.timestamp()) + mv.id) % (2**31)
+        rng = np.random.default_rng(seed)
+        if len(ref) > cfg.max_reference:
+            ref = ref[np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))]
+        if len(ref) == 0 or len(cur) == 0:
+            result = None
+        else:
+            result = stats.run_suite(ref, cur, alpha=cfg.alpha, n_permutations=cfg.permutations,
+                                     seed=seed, tests=cfg.tests or None,
+                                     min_samples=cfg.min_samples)
+        verdict = result.verdict if result is not None else "insufficient_data"
+        explanation = _explain(result, cur_texts) if result is not None else None
+        with ctx.db.transaction() as s:
+            run_id = repo.save_drift_run(
+                s, model_version_id=mv.id, created_at=now, window_start=cur_start,
+                window_end=cur_end, reference_start=ref_start, reference_end=ref_end,
+                n_ref=len(ref), n_cur=len(cur), verdict=verdict, alpha=cfg.alpha, seed=seed,
+                policy=result.policy if result is not None else "",
+                explanation=explanation,
+                metrics=[_metric_row(t) for t in (result.tests.values() if result else [])])
+            evaluate_alerts(ctx, s)
+        details[model.name] = {
+            "verdict": verdict, "run_id": run_id, "n_ref": len(ref), "n_cur": len(cur),
+            "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
+            "explanation": explanation}
+        done += 1
+    return done, details
+
+
+def _metric_row(t: Any) -> dict[str, Any]:
+    def f(x: float | None) -> float | None:
+        return None if x is None or not np.isfinite(x) else float(x)
+
+    return {"test": t.name, "statistic": f(t.statistic), "p_value": f(t.p_value),
+            "threshold": f(t.threshold), "effect": f(t.effect), "drift": bool(t.drift)}
+
+
+def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
+    """The stats explanation with the (redacted) example queries it points at."""
+    if result.explanation is None:
+        return None
+    data: dict[str, Any] = result.explanation.to_dict()
+
+    def examples(indices: list[int]) -> list[str]:
+        return [t for i in indices[:5] if (t := cur_texts[i]) is not None]
+
+    for cluster in data.get("clusters", []):
+        if cluster.get("status") == "grew":
+            cluster["examples"] = examples(cluster.get("cur_examples", []))
+    for group in data.get("emerging", []):
+        group["examples"] = examples(group.get("cur_examples", []))
+        group.pop("members", None)
+    return data
+
+
+def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
+                   ranges: list[tuple[datetime, datetime]]) -> int:
+    """Embed the samples in ``ranges`` this version has no vector for.
+
+    Each distinct text is embedded once per model version: a repeated query reuses
+    the vector already stored for its hash (the query-embedding cache).
+    """
+    provider = ctx.provider(model)
+    n = 0
+    for since, until in ranges:
+        with ctx.db.read() as s:
+            missing = [m for m in repo.samples_missing_embeddings(s, mv_id, since, until)
+                       if m[2] is not None]
+            cached = repo.embeddings_by_hash(s, mv_id, sorted({h for _, h, _ in missing}))
+        texts: dict[str, str] = {}
+        for _, h, text in missing:
+            if h not in cached and text is not None:
+                texts.setdefault(h, text)
+        todo = list(texts.items())
+        for start in range(0, len(todo), 512):
+            chunk = todo[start:start + 512]
+            result = provider.embed([t for _, t in chunk], "query")
+            for i in result.ok_indices:
+                cached[chunk[i][0]] = result.vectors[i]
+        with ctx.db.transaction() as s:
+            n += repo.save_query_embeddings(
+                s, mv_id, ((sid, cached[h]) for sid, h, _ in missing if h in cached))
+    return n
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def evaluate_alerts(ctx: JobContext, s: Session) -> int:
+    """Evaluate the rules on stored results; write state and outbox rows in ``s``."""
+    from monitor.alerting.rules import evaluate
+    from monitor.signals import collect_signals, write_transitions
+
+    now = ctx.clock.now()
+    longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
+    signals = collect_signals(s, history=max(longest, 1))
+    transitions = evaluate(ctx.settings.alerts.rules, signals, ops.active_alerts(s), now,
+                           parse_duration(ctx.settings.alerts.renotify))
+    return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
+
+
+def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    with ctx.db.transaction() as s:
+        n = evaluate_alerts(ctx, s)
+    return n, {}
+
+
+def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    from monitor.delivery import deliver_due
+
+    return deliver_due(ctx)
+
+
+JOBS: dict[str, Callable[[JobContext, str | None], tuple[int, dict[str, Any]]]] = {
+    "sample": sample_job,
+    "canary": canary_job,
+    "drift": drift_job,
+    "alerts": alerts_job,
+    "deliver": deliver_job,
+}
+
+#: which schedule setting drives each job
+JOB_INTERVALS = {"sample": "sample", "canary": "canary", "drift": "drift", "alerts": "alerts",
+                 "deliver": "deliver"}
+
+
+def job_interval(settings: Settings, job: str) -> timedelta:
+    return parse_duration(getattr(settings.schedule, JOB_INTERVALS[job]))

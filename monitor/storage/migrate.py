@@ -1,0 +1,79 @@
+"""Alembic, driven from code: upgrade, current revision, and the start-up guard."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import SchemaMismatch, StorageError
+from monitor.storage.engine import Database, safe_url
+
+__all__ = ["alembic_config", "check_revision", "current_revision", "head_revision", "upgrade"]
+
+
+def alembic_config(db: Database) -> Config:
+    cfg = Config()
+    location = resources.files("monitor.migrations")
+    cfg.set_main_option("script_location", str(location))
+    cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision(db: Database) -> str:
+    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    try:
+        with db.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database {safe_url(db.url)} is unreachable: "
+                           f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
+
+
+def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
+    """Apply migrations up to ``revision``; returns (before, after)."""
+    before = current_revision(db)
+    cfg = alembic_config(db)
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":  # replicas upgrading at once must not race
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(7305392001)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return before, current_revision(db) or ""
+
+
+def downgrade(db: Database, revision: str) -> None:
+    cfg = alembic_config(db)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def check_revision(db: Database) -> None:
+    """Raise SchemaMismatch unless the database is exactly at the code's head revision."""
+    current = current_revision(db)
+    head = head_revision(db)
+    if current == head:
+        return
+    script = ScriptDirectory.from_config(alembic_config(db))
+    if current is None:
+        raise SchemaMismatch(f"database {safe_url(db.url)} has no driftmon schema: "
+                             "run 'driftmon db upgrade' first")
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current in known:
+        raise SchemaMismatch(f"database {safe_url(db.url)} is at revision {current}, behind the "
+                             f"code's {head}: run 'driftmon db upgrade'")
+    raise SchemaMismatch(f"database {safe_url(db.url)} is at revision {current}, which this "
+                         f"version of driftmon does not know (newer code migrated it?): "
+                         "upgrade driftmon, or downgrade the database with the newer version")

@@ -1,0 +1,148 @@
+"""Query functions for the agent's own operation: job runs, alerts and the delivery outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.clock import as_utc
+from monitor.domain import AlertRecord, DeliveryRecord, JobRecord
+from monitor.storage.schema import Alert, AlertDelivery, JobRun
+
+__all__ = [
+    "active_alerts",
+    "add_delivery",
+    "delivery_counts",
+    "due_deliveries",
+    "finish_job_run",
+    "job_summaries",
+    "mark_delivery",
+    "save_alert",
+    "start_job_run",
+]
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def start_job_run(session: Session, job: str, replica: str, now: datetime) -> int:
+    run = JobRun(job=job, replica=replica, started_at=now, status="running", items=0)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_job_run(session: Session, run_id: int, status: str, now: datetime, *,
+                   items: int = 0, error: str | None = None) -> None:
+    run = session.get(JobRun, run_id)
+    if run is None:
+        return
+    run.status, run.finished_at, run.items, run.error = status, now, items, error
+
+
+def job_summaries(session: Session) -> list[JobRecord]:
+    """Per job: last status, last start, last success, last duration and failure count."""
+    out: list[JobRecord] = []
+    jobs = session.scalars(select(JobRun.job).distinct().order_by(JobRun.job)).all()
+    for job in jobs:
+        last = session.scalars(select(JobRun).where(JobRun.job == job)
+                               .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+                               .limit(1)).first()
+        ok = session.scalars(select(JobRun).where(JobRun.job == job, JobRun.status == "ok")
+                             .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+                             .limit(1)).first()
+        failures = session.scalar(select(func.count()).select_from(JobRun).where(
+            JobRun.job == job, JobRun.status == "failed")) or 0
+        duration = None
+        if ok is not None and ok.finished_at is not None:
+            duration = (as_utc(ok.finished_at) - as_utc(ok.started_at)).total_seconds()
+        assert last is not None
+        out.append(JobRecord(
+            job=job, last_status=last.status, last_started_at=as_utc(last.started_at),
+            last_success_at=_opt(ok.finished_at) if ok is not None else None,
+            last_duration_seconds=duration, failures=int(failures)))
+    return out
+
+
+def _alert(a: Alert) -> AlertRecord:
+    return AlertRecord(id=a.id, rule=a.rule, fingerprint=a.fingerprint, labels=dict(a.labels),
+                       severity=a.severity, state=a.state, streak=a.streak, value=a.value,
+                       summary=a.summary, started_at=as_utc(a.started_at),
+                       fired_at=_opt(a.fired_at), resolved_at=_opt(a.resolved_at),
+                       last_notified_at=_opt(a.last_notified_at),
+                       last_result_id=a.last_result_id)
+
+
+def active_alerts(session: Session) -> list[AlertRecord]:
+    """Pending and firing alerts."""
+    rows = session.scalars(select(Alert).where(Alert.state.in_(("pending", "firing")))
+                           .order_by(Alert.id))
+    return [_alert(a) for a in rows]
+
+
+def recent_alerts(session: Session, limit: int = 50) -> list[AlertRecord]:
+    return [_alert(a) for a in session.scalars(select(Alert).order_by(Alert.id.desc())
+                                               .limit(limit))]
+
+
+def save_alert(session: Session, record: AlertRecord | None, now: datetime,
+               **values: Any) -> int:
+    """Insert a new alert (``record`` None) or update an existing one; returns its id."""
+    if record is None:
+        alert = Alert(last_evaluated_at=now, **values)
+        session.add(alert)
+    else:
+        alert = session.get_one(Alert, record.id)
+        for key, value in values.items():
+            setattr(alert, key, value)
+        alert.last_evaluated_at = now
+    session.flush()
+    return alert.id
+
+
+def add_delivery(session: Session, *, alert_id: int, sink: str, event: str,
+                 idempotency_key: str, payload: dict[str, Any], now: datetime) -> None:
+    session.add(AlertDelivery(alert_id=alert_id, sink=sink, event=event,
+                              idempotency_key=idempotency_key, payload=payload, created_at=now,
+                              attempts=0, next_attempt_at=now, dead=False))
+    session.flush()
+
+
+def due_deliveries(session: Session, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
+    rows = session.scalars(select(AlertDelivery).where(
+        AlertDelivery.delivered_at.is_(None), AlertDelivery.dead.is_(False),
+        AlertDelivery.next_attempt_at <= now).order_by(AlertDelivery.id).limit(limit))
+    return [DeliveryRecord(id=d.id, sink=d.sink, event=d.event,
+                           idempotency_key=d.idempotency_key, payload=dict(d.payload),
+                           created_at=as_utc(d.created_at), attempts=d.attempts) for d in rows]
+
+
+def mark_delivery(session: Session, delivery_id: int, now: datetime, *, ok: bool,
+                  status: int | None, error: str | None, retry_in: timedelta | None,
+                  dead: bool = False) -> None:
+    d = session.get_one(AlertDelivery, delivery_id)
+    d.attempts += 1
+    d.last_status, d.last_error = status, error
+    if ok:
+        d.delivered_at = now
+    elif dead:
+        d.dead = True
+    elif retry_in is not None:
+        d.next_attempt_at = now + retry_in
+
+
+def delivery_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(sink, state, count) with state in delivered | pending | dead."""
+    out: list[tuple[str, str, int]] = []
+    rows = session.execute(select(AlertDelivery.sink, AlertDelivery.delivered_at.is_not(None),
+                                  AlertDelivery.dead, func.count())
+                           .group_by(AlertDelivery.sink, AlertDelivery.delivered_at.is_not(None),
+                                     AlertDelivery.dead)).all()
+    for sink, delivered, dead, n in rows:
+        state = "delivered" if delivered else ("dead" if dead else "pending")
+        out.append((sink, state, int(n)))
+    return out
