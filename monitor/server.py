@@ -92,6 +92,8 @@ class HttpServer:
                 self.send_header("Content-Length", str(len(resp.body)))
                 for k, v in resp.headers.items():
                     self.send_header(k, v)
+                self.send_header("Connection", "close")  # no idle keep-alive outlives stop()
+                self.close_connection = True
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(resp.body)

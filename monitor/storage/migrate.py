@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -16,10 +17,16 @@ from monitor.storage.engine import Database, safe_url
 __all__ = ["alembic_config", "check_revision", "current_revision", "head_revision", "upgrade"]
 
 
+def _script_location() -> str:
+    try:
+        return str(resources.files("monitor.migrations"))  # installed: packaged as data
+    except ModuleNotFoundError:  # a source checkout: migrations/ sits beside monitor/
+        return str(Path(__file__).resolve().parents[2] / "migrations")
+
+
 def alembic_config(db: Database) -> Config:
     cfg = Config()
-    location = resources.files("monitor.migrations")
-    cfg.set_main_option("script_location", str(location))
+    cfg.set_main_option("script_location", _script_location())
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     return cfg
 
