@@ -46,8 +46,10 @@ def test_values_come_from_the_snapshot() -> None:
     assert got[("driftmon_canary_min_cosine", (("canary_set", "core"), *mv))] == -0.2
     assert got[("driftmon_canary_changed", (("canary_set", "core"), *mv))] == 1.0
     assert got[("driftmon_job_failures_total", (("job", "drift"),))] == 2
-    assert got[("driftmon_job_last_success_timestamp_seconds", (("job", "drift"),))] == T.timestamp()
-    assert got[("driftmon_alert_deliveries_total", (("outcome", "delivered"), ("sink", "hook")))] == 3
+    job = (("job", "drift"),)
+    assert got[("driftmon_job_last_success_timestamp_seconds", job)] == T.timestamp()
+    delivered = (("outcome", "delivered"), ("sink", "hook"))
+    assert got[("driftmon_alert_deliveries_total", delivered)] == 3
     assert got[("driftmon_alert_deliveries_pending", (("sink", "hook"),))] == 1
     assert got[("driftmon_source_records_total",
                 (("outcome", "rejected_malformed_json"), ("source", "log")))] == 2
