@@ -25,7 +25,7 @@ from monitor import stats
 from monitor.alerting.webhook import WebhookSender
 from monitor.clock import Clock, SystemClock
 from monitor.config import ModelSettings, Settings, parse_duration, parse_reference
-from monitor.errors import InsufficientDataError, MonitorError, ProviderError
+from monitor.errors import InputError, InsufficientDataError, MonitorError, ProviderError
 from monitor.providers import EmbeddingProvider, build_provider
 from monitor.sources import JsonlSource, redact, text_hash, window_start
 from monitor.stats.canary import compare_to_baseline, noise_floor
@@ -119,9 +119,13 @@ def sample_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
     window = parse_duration(cfg.window)
     total = 0
     details: dict[str, Any] = {}
+    missing: list[str] = []
     with ctx.db.transaction() as s:
         for src_cfg in ctx.settings.sources:
             source = JsonlSource(src_cfg, ctx.clock)
+            if not source.files():
+                missing.append(f"source {src_cfg.name!r}: no file matches {src_cfg.path}")
+                continue
             positions = {p: pos for p in source.files()
                          if (pos := repo.get_position(s, src_cfg.name, p)) is not None}
             batch = source.read(positions)
@@ -139,6 +143,8 @@ def sample_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
             repo.add_counters(s, src_cfg.name, batch.counts)
             total += len(batch.records)
             details[src_cfg.name] = dict(batch.counts)
+    if missing:  # the other sources' records are committed; this run still fails loudly
+        raise InputError("; ".join(missing))
     return total, details
 
 

@@ -208,3 +208,12 @@ def test_client_errors_are_dead_server_errors_retry(tmp_path: Path, db: Database
     run_job(ctx, "drift")
     receiver.script = [(status, {})]
     assert run_job(ctx, "deliver").details["dead"] == int(dead)
+
+
+def test_a_missing_query_file_fails_the_job_with_its_name(tmp_path: Path, db: Database,
+                                                          clock: FixedClock) -> None:
+    ctx = JobContext(settings=_settings(tmp_path, db.url, "http://127.0.0.1:9/x"), db=db,
+                     clock=clock)
+    out = run_job(ctx, "sample")
+    assert out.status == "failed"
+    assert out.message == f"source 'log': no file matches {tmp_path / 'q.jsonl'}"
