@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 __all__ = ["main"]
 
@@ -169,21 +169,81 @@ def cmd_canary(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from monitor.clock import SystemClock
+    from monitor.config import parse_duration
     from monitor.storage import operations as ops
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
     settings = _settings(args)
+    if args.alerts_command == "test":
+        return _alerts_test(settings, args.sink)
     db = Database(settings.database.url)
+    now = SystemClock().now()
+    who = getattr(args, "by", None) or os.environ.get("USER") or "cli"
     try:
         check_revision(db)
-        with db.read() as s:
-            rows = ops.recent_alerts(s, args.limit)
+        if args.alerts_command == "list":
+            with db.read() as s:
+                rows = ops.recent_alerts(s, args.limit)
+                silences = ops.active_silences(s, now)
+            print(f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
+                  f"{'since':26} summary")
+            for a in rows:
+                ack = f" (acked by {a.acknowledged_by})" if a.acknowledged_at else ""
+                print(f"{a.id:>5} {a.state:9} {a.severity:9} {a.rule:28} {a.fingerprint:17} "
+                      f"{a.started_at.isoformat():26} {a.summary}{ack}")
+            for x in silences:
+                matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
+                print(f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
+                      f"{x.created_by}: {x.comment}")
+        elif args.alerts_command == "silence":
+            matchers = dict(_matcher(m) for m in args.match)
+            try:
+                ends = now + parse_duration(args.duration)
+            except ValueError as exc:
+                raise ConfigError(f"--for: {exc}") from None
+            with db.transaction() as s:
+                sid = ops.add_silence(s, matchers, now, ends, who, args.comment)
+            print(f"silence {sid} until {ends.isoformat()}")
+        elif args.alerts_command == "unsilence":
+            with db.transaction() as s:
+                if not ops.expire_silence(s, args.id, now):
+                    raise ConfigError(f"no active silence with id {args.id}")
+            print(f"silence {args.id} expired")
+        else:  # ack
+            with db.transaction() as s:
+                alert = ops.find_alert(s, args.alert)
+                if alert is None:
+                    raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
+                ops.acknowledge(s, alert.id, who, now)
+            print(f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
+                  "until it resolves")
     finally:
         db.dispose()
-    print(f"{'state':9} {'severity':9} {'rule':30} {'since':26} summary")
-    for a in rows:
-        print(f"{a.state:9} {a.severity:9} {a.rule:30} {a.started_at.isoformat():26} {a.summary}")
+    return 0
+
+
+def _matcher(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--match: expected LABEL=VALUE, got {text!r}")
+    return key, value
+
+
+def _alerts_test(settings: Settings, sink: str) -> int:
+    from monitor.delivery import send_test
+    from monitor.jobs import JobContext
+    from monitor.storage.engine import Database
+
+    db = Database(settings.database.url)
+    ctx = JobContext(settings=settings, db=db)
+    try:
+        status = send_test(ctx, sink)
+    finally:
+        ctx.close()
+        db.dispose()
+    print(f"test notification delivered to {sink} (HTTP {status})")
     return 0
 
 
@@ -261,10 +321,27 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_canary)
     with_config(ksub.add_parser("list", help="list canary sets")).set_defaults(func=cmd_canary)
 
-    p = sub.add_parser("alerts", help="alerts")
+    p = sub.add_parser("alerts", help="alerts: list, silence, acknowledge, test a sink")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    a = with_config(asub.add_parser("list", help="recent alerts, newest first"))
+    a = with_config(asub.add_parser("list", help="recent alerts, newest first, and silences"))
     a.add_argument("--limit", type=int, default=50)
+    a.set_defaults(func=cmd_alerts)
+    a = with_config(asub.add_parser("silence", help="mute notifications of matching alerts"))
+    a.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE",
+                   help="label matcher (repeatable; all must match)")
+    a.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
+    a.add_argument("--comment", default="", help="why")
+    a.add_argument("--by", help="who (default $USER)")
+    a.set_defaults(func=cmd_alerts)
+    a = with_config(asub.add_parser("unsilence", help="end a silence now"))
+    a.add_argument("id", type=int)
+    a.set_defaults(func=cmd_alerts)
+    a = with_config(asub.add_parser("ack", help="acknowledge a firing alert (stops re-sends)"))
+    a.add_argument("alert", help="alert id or fingerprint (prefix)")
+    a.add_argument("--by", help="who (default $USER)")
+    a.set_defaults(func=cmd_alerts)
+    a = with_config(asub.add_parser("test", help="send a clearly marked test notification"))
+    a.add_argument("--sink", required=True, help="the sink's name")
     a.set_defaults(func=cmd_alerts)
 
     for name, module, text in (

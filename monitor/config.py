@@ -194,36 +194,65 @@ class ScheduleSettings:
 class RuleSettings:
     name: str = _doc("alert name, as in alerts/ Prometheus rules")
     signal: Literal["canary_changed", "canary_min_cosine", "drift", "drift_p_value",
-                    "novelty_rate"] = _doc("stored result the rule reads", "drift")
-    test: str = _doc("for drift_p_value: the test name", "")
+                    "novelty_rate", "job_failures", "job_staleness"] = _doc(
+        "stored result the rule reads", "drift")
+    test: str = _doc("for drift_p_value: the test name; for job_*: the job name", "")
+    model: str = _doc("only this model (empty = every model)", "")
     op: Literal["<", "<=", ">", ">=", "==", "!="] = _doc("comparison with threshold", ">=")
     threshold: float = _doc("value compared with the signal", 1.0)
     for_runs: int = _doc("consecutive runs the condition must hold before firing", 1)
     severity: Literal["info", "warning", "critical"] = _doc("severity", "warning")
+    labels: dict[str, str] = _doc("extra labels sent with the alert", default_factory=dict)
     summary: str = _doc("summary template; {model}, {model_version}, {value} are filled", "")
+    description: str = _doc("description template, same fields as summary", "")
     runbook_url: str = _doc("runbook link sent with the alert", "")
 
 
 @dataclass(frozen=True)
 class SinkSettings:
     name: str = _doc("name of the sink")
-    kind: Literal["webhook"] = _doc("payload format", "webhook")
-    url: str = _doc("target URL (use url_env when the URL is itself a secret)", "")
-    url_env: str = _doc("environment variable holding the URL", "")
-    secret_env: str = _doc("environment variable holding the signing secret", "")
+    kind: Literal["webhook", "slack", "alertmanager", "pagerduty"] = _doc(
+        "payload format", "webhook")
+    url: str = _doc("target URL (Alertmanager: its base URL; PagerDuty: default Events API)",
+                    "")
+    url_env: str = _doc("environment variable holding the URL (when the URL is a secret)", "")
+    secret_env: str = _doc("environment variable holding the webhook signing secret", "")
+    routing_key_env: str = _doc("PagerDuty: environment variable holding the routing key", "")
     min_severity: Literal["info", "warning", "critical"] = _doc("lowest severity sent", "info")
+    match: dict[str, str] = _doc("only alerts whose labels have these values",
+                                 default_factory=dict)
+    resend: Duration = _doc("re-send firing alerts this often (Alertmanager: keep well inside "
+                            "its resolve_timeout; empty = alerts.renotify)", Duration(""))
     timeout: Duration = _doc("per-delivery timeout", Duration("10s"))
     max_age: Duration = _doc("a delivery older than this is marked dead", Duration("24h"))
 
 
 def _default_rules() -> list[RuleSettings]:
+    runbook = "https://github.com/driftmon/driftmon/blob/main/alerts/RUNBOOK.md#"
     return [
         RuleSettings(name="EmbeddingSilentModelChange", signal="canary_changed", op=">=",
                      threshold=1.0, for_runs=1, severity="critical",
-                     summary="Canary embeddings of {model} ({model_version}) changed"),
+                     summary="Canary embeddings of {model} ({model_version}) changed",
+                     description="Re-embedded canary set {canary_set} no longer matches its "
+                     "baseline: the provider changed the model behind the same name.",
+                     runbook_url=runbook + "embeddingsilentmodelchange"),
         RuleSettings(name="EmbeddingQueryDrift", signal="drift", op=">=", threshold=1.0,
                      for_runs=2, severity="warning",
-                     summary="Query distribution drift on {model} ({model_version})"),
+                     summary="Query distribution drift on {model} ({model_version})",
+                     description="Two consecutive drift runs rejected 'no drift' at the "
+                     "configured alpha.", runbook_url=runbook + "embeddingquerydrift"),
+        RuleSettings(name="EmbeddingNoveltyHigh", signal="novelty_rate", op=">", threshold=0.05,
+                     for_runs=2, severity="warning",
+                     summary="{value:.1%} of queries on {model} ({model_version}) are far from "
+                     "every reference query", runbook_url=runbook + "embeddingnoveltyhigh"),
+        RuleSettings(name="DriftmonJobFailing", signal="job_failures", op=">=", threshold=3.0,
+                     for_runs=1, severity="warning",
+                     summary="driftmon job {job} failed {value:.0f} times in a row",
+                     runbook_url=runbook + "driftmonjobfailing"),
+        RuleSettings(name="DriftmonJobStale", signal="job_staleness", op=">", threshold=3.0,
+                     for_runs=1, severity="warning",
+                     summary="driftmon job {job} has not succeeded for {value:.1f} intervals",
+                     runbook_url=runbook + "driftmonjobstale"),
     ]
 
 
@@ -349,6 +378,8 @@ def _type_name(tp: Any) -> str:
         return "a duration like '30s', '5m', '1h'"
     if get_origin(tp) is list:
         return "a list"
+    if get_origin(tp) is dict:
+        return "a table of strings"
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
@@ -377,6 +408,11 @@ def _build(cls: Any, data: Any, where: str) -> Any:
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
     origin = get_origin(tp)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return dict(value)
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
@@ -393,6 +429,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if tp is Duration:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        if value == "" and key.endswith(".resend"):
+            return Duration(value)
         try:
             parse_duration(value)
         except ValueError:
@@ -451,8 +489,19 @@ def _check(s: Settings) -> None:
         if src.kind == "jsonl" and not src.path:
             raise ConfigError(f"sources[{i}].path: required for kind 'jsonl'")
     for i, sink in enumerate(s.alerts.sinks):
-        if bool(sink.url) == bool(sink.url_env):
-            raise ConfigError(f"alerts.sinks[{i}]: set exactly one of url and url_env")
+        if sink.url and sink.url_env:
+            raise ConfigError(f"alerts.sinks[{i}]: set only one of url and url_env")
+        if not (sink.url or sink.url_env) and sink.kind != "pagerduty":
+            raise ConfigError(f"alerts.sinks[{i}].url: required for kind {sink.kind!r} "
+                              "(or url_env)")
+        if sink.kind == "pagerduty" and not sink.routing_key_env:
+            raise ConfigError(f"alerts.sinks[{i}].routing_key_env: required for kind "
+                              "'pagerduty'")
+    for i, rule in enumerate(s.alerts.rules):
+        if rule.signal == "drift_p_value" and not rule.test:
+            raise ConfigError(f"alerts.rules[{i}].test: required for signal 'drift_p_value'")
+        if rule.for_runs < 1:
+            raise ConfigError(f"alerts.rules[{i}].for_runs: expected at least 1")
     if not 0 < s.drift.alpha < 1:
         raise ConfigError(f"drift.alpha: expected a number in (0, 1), got {s.drift.alpha}")
     if s.drift.permutations < 10:

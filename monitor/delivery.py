@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from monitor.alerting.formats import render
 from monitor.alerting.webhook import WebhookSender
-from monitor.config import parse_duration, resolve_secret
+from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.storage import operations as ops
 
 if TYPE_CHECKING:
     from monitor.jobs import JobContext
 
-__all__ = ["backoff", "deliver_due"]
+__all__ = ["backoff", "deliver_due", "send_test"]
 
 BASE_DELAY = 10.0
 MAX_DELAY = 3600.0
@@ -24,6 +26,49 @@ def backoff(attempt: int, rng: random.Random) -> float:
     """Seconds before retry ``attempt`` (1-based): exponential with full jitter."""
     cap = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
     return cap / 2 + rng.random() * cap / 2
+
+
+def _request(sink: SinkSettings, payload: dict[str, Any],
+             environ: Mapping[str, str] | None) -> tuple[str, Any, str | None]:
+    """(URL, body in the sink's format, signing secret) for one delivery."""
+    where = f"alerts.sinks.{sink.name}"
+    url = sink.url or (resolve_secret(sink.url_env, f"{where}.url_env", environ)
+                       if sink.url_env else "")
+    key = (resolve_secret(sink.routing_key_env, f"{where}.routing_key_env", environ)
+           if sink.kind == "pagerduty" else "")
+    target, body = render(sink.kind, payload, url, key)
+    secret = (resolve_secret(sink.secret_env, f"{where}.secret_env", environ)
+              if sink.secret_env else None)
+    return target, body, secret
+
+
+def send_test(ctx: JobContext, sink_name: str) -> int:
+    """Send a clearly marked test notification to one sink now; returns the HTTP status."""
+    from monitor.signals import PAYLOAD_VERSION
+
+    sinks = {s.name: s for s in ctx.settings.alerts.sinks}
+    if sink_name not in sinks:
+        raise ConfigError(f"no sink named {sink_name!r} in [[alerts.sinks]] "
+                          f"(known: {', '.join(sorted(sinks)) or 'none'})")
+    sink = sinks[sink_name]
+    now = ctx.clock.now()
+    payload = {
+        "version": PAYLOAD_VERSION, "event": "test", "sent_by": "driftmon", "test": True,
+        "sent_at": now.isoformat(),
+        "alert": {"name": "DriftmonTestNotification", "fingerprint": "test",
+                  "status": "firing", "severity": "info",
+                  "labels": {"alertname": "DriftmonTestNotification", "severity": "info",
+                             "test": "true"},
+                  "summary": "TEST notification from driftmon: delivery to this sink works",
+                  "description": "Sent by 'driftmon alerts test'; no action needed.",
+                  "value": None, "examples": [], "starts_at": now.isoformat(),
+                  "ends_at": (now + timedelta(minutes=5)).isoformat(), "runbook_url": ""},
+    }
+    if ctx.sender is None:
+        ctx.sender = WebhookSender()
+    url, body, secret = _request(sink, payload, ctx.environ)
+    return ctx.sender.send(url, body, msg_id=f"msg_test_{int(now.timestamp())}", secret=secret,
+                           now=now, timeout=parse_duration(sink.timeout).total_seconds())
 
 
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
@@ -47,12 +92,8 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
             error, is_dead = f"sink {d.sink!r} is no longer configured", True
         else:
             try:
-                url = sink.url or resolve_secret(sink.url_env, f"alerts.sinks.{sink.name}.url_env",
-                                                 ctx.environ)
-                secret = (resolve_secret(sink.secret_env,
-                                         f"alerts.sinks.{sink.name}.secret_env", ctx.environ)
-                          if sink.secret_env else None)
-                status = ctx.sender.send(url, d.payload, msg_id=d.idempotency_key,
+                url, body, secret = _request(sink, d.payload, ctx.environ)
+                status = ctx.sender.send(url, body, msg_id=d.idempotency_key,
                                          secret=secret, now=now,
                                          timeout=parse_duration(sink.timeout).total_seconds())
                 ok = True

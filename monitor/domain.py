@@ -17,6 +17,7 @@ __all__ = [
     "ModelVersionRef",
     "QueryRecord",
     "Signal",
+    "SilenceRecord",
     "Snapshot",
 ]
 
@@ -75,6 +76,7 @@ class DriftRunRecord:
     n_ref: int
     n_cur: int
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    explanation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Signal:
     value: float
     result_id: int  # the stored run the value came from; a rule counts each run once
     history: tuple[float, ...] = ()  # latest first, for `for_runs`
+    evidence: dict[str, Any] = field(default_factory=dict)  # e.g. example queries
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class AlertRecord:
     resolved_at: datetime | None
     last_notified_at: datetime | None
     last_result_id: int | None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,19 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True)
+class SilenceRecord:
+    id: int
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.matchers.items())
+
+
+@dataclass(frozen=True)
 class JobRecord:
     job: str
     last_status: str
@@ -125,6 +143,8 @@ class JobRecord:
     last_success_at: datetime | None
     last_duration_seconds: float | None
     failures: int
+    consecutive_failures: int = 0
+    last_run_id: int = 0
 
 
 @dataclass(frozen=True)

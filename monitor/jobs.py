@@ -341,16 +341,22 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
 
     now = ctx.clock.now()
     longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
-    signals = collect_signals(s, history=max(longest, 1))
+    intervals = {name: job_interval(ctx.settings, name) for name in JOB_INTERVALS}
+    signals = collect_signals(s, max(longest, 1), intervals, now)
     transitions = evaluate(ctx.settings.alerts.rules, signals, ops.active_alerts(s), now,
                            parse_duration(ctx.settings.alerts.renotify))
     return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
 
 
 def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    """Evaluate rules (time-based ones too) and queue re-sends for sinks that want them."""
+    from monitor.signals import queue_resends
+
     with ctx.db.transaction() as s:
         n = evaluate_alerts(ctx, s)
-    return n, {}
+        resent = queue_resends(s, ctx.settings.alerts.sinks,
+                               parse_duration(ctx.settings.alerts.renotify), ctx.clock.now())
+    return n, {"transitions": n, "resends": resent}
 
 
 def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:

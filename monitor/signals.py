@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,17 +17,32 @@ from sqlalchemy.orm import Session
 from monitor import __version__
 from monitor.alerting.rules import SEVERITY_RANK, Transition
 from monitor.config import SinkSettings
-from monitor.domain import Signal
+from monitor.domain import AlertRecord, Signal
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
 
-__all__ = ["PAYLOAD_VERSION", "alert_payload", "collect_signals", "write_transitions"]
+__all__ = ["PAYLOAD_VERSION", "alert_payload", "collect_signals", "queue_resends",
+           "sink_accepts", "write_transitions"]
 
 PAYLOAD_VERSION = 1
 
 
-def collect_signals(s: Session, history: int) -> list[Signal]:
-    """The alertable signals of every active model version, with ``history`` runs each."""
+def _examples(explanation: dict[str, Any] | None) -> list[str]:
+    """Example queries of the largest emerging group, else of the most-grown cluster."""
+    if not explanation:
+        return []
+    for group in explanation.get("emerging") or []:
+        if group.get("examples"):
+            return list(group["examples"])[:5]
+    for cluster in explanation.get("clusters") or []:
+        if cluster.get("status") == "grew" and cluster.get("examples"):
+            return list(cluster["examples"])[:5]
+    return []
+
+
+def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timedelta],
+                    now: datetime) -> list[Signal]:
+    """The alertable signals of every active model version and job."""
     out: list[Signal] = []
     canary: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for run in repo.latest_canary_runs(s, limit_per_key=history):
@@ -35,7 +50,8 @@ def collect_signals(s: Session, history: int) -> list[Signal]:
     for (model, version, cset), runs in canary.items():
         labels = {"model": model, "model_version": version, "canary_set": cset}
         out.append(Signal("canary_changed", labels, float(runs[0].verdict == "changed"),
-                          runs[0].id, tuple(float(r.verdict == "changed") for r in runs)))
+                          runs[0].id, tuple(float(r.verdict == "changed") for r in runs),
+                          {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio}))
         out.append(Signal("canary_min_cosine", labels, runs[0].min_cosine, runs[0].id,
                           tuple(r.min_cosine for r in runs)))
     drift: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -44,8 +60,9 @@ def collect_signals(s: Session, history: int) -> list[Signal]:
     for (model, version), runs in drift.items():
         labels = {"model": model, "model_version": version}
         latest = runs[0]
+        evidence = {"examples": _examples(latest.explanation), "n_cur": latest.n_cur}
         out.append(Signal("drift", labels, float(latest.verdict == "drift"), latest.id,
-                          tuple(float(r.verdict == "drift") for r in runs)))
+                          tuple(float(r.verdict == "drift") for r in runs), evidence))
         for test, values in latest.tests.items():
             if values.get("p_value") is not None:
                 hist = tuple(r.tests.get(test, {}).get("p_value") for r in runs)
@@ -56,38 +73,76 @@ def collect_signals(s: Session, history: int) -> list[Signal]:
         if novelty is not None:
             hist = tuple(r.tests.get("novelty", {}).get("statistic") for r in runs)
             out.append(Signal("novelty_rate", labels, float(novelty), latest.id,
-                              tuple(h for h in hist if h is not None)))
+                              tuple(h for h in hist if h is not None), evidence))
+    for job in ops.job_summaries(s):
+        interval = job_intervals.get(job.job)
+        if interval is None:
+            continue
+        labels = {"job": job.job}
+        out.append(Signal("job_failures", labels, float(job.consecutive_failures),
+                          job.last_run_id))
+        since = job.last_success_at or job.last_started_at
+        if since is not None:
+            stale = (now - since) / interval
+            out.append(Signal("job_staleness", labels, stale, job.last_run_id))
     return out
 
 
-def alert_payload(t: Transition, event: str, now: datetime,
-                  runbook_url: str = "") -> dict[str, Any]:
+def alert_payload(t: Transition | AlertRecord, event: str, now: datetime, *,
+                  description: str = "", runbook_url: str = "",
+                  evidence: dict[str, Any] | None = None) -> dict[str, Any]:
     """The generic JSON body (schema version ``PAYLOAD_VERSION``) of one notification."""
-    started = t.existing.started_at if t.existing else now
+    existing = t.existing if isinstance(t, Transition) else t
+    name = t.rule
+    started = existing.started_at if existing else now
+    ev = evidence if evidence is not None else (
+        t.evidence if isinstance(t, Transition) else {})
     return {
         "version": PAYLOAD_VERSION,
         "event": event,
         "sent_by": f"driftmon/{__version__}",
+        "sent_at": now.isoformat(),
         "alert": {
-            "name": t.rule,
+            "name": name,
             "fingerprint": t.fingerprint,
             "status": "resolved" if event == "resolved" else "firing",
             "severity": t.severity,
-            "labels": t.labels,
+            "labels": dict(t.labels),
             "summary": t.summary,
+            "description": description or (t.description if isinstance(t, Transition) else ""),
             "value": t.value,
+            "examples": list(ev.get("examples", [])),
             "starts_at": started.isoformat(),
             "ends_at": now.isoformat() if event == "resolved" else None,
-            "runbook_url": runbook_url,
+            "runbook_url": runbook_url or (t.runbook_url if isinstance(t, Transition) else ""),
         },
     }
 
 
+def sink_accepts(sink: SinkSettings, severity: str, labels: Mapping[str, str]) -> bool:
+    """Routing: the sink's minimum severity and label matchers."""
+    if SEVERITY_RANK[severity] < SEVERITY_RANK[sink.min_severity]:
+        return False
+    return all(labels.get(k) == v for k, v in sink.match.items())
+
+
+def _queue(s: Session, alert_id: int, fingerprint: str, event: str, payload: dict[str, Any],
+           sink: SinkSettings, now: datetime) -> None:
+    key = hashlib.sha256(f"{fingerprint}|{event}|{now.isoformat()}|{sink.name}"
+                         .encode()).hexdigest()[:32]
+    ops.add_delivery(s, alert_id=alert_id, sink=sink.name, event=event,
+                     idempotency_key="msg_" + key, payload=payload, now=now)
+
+
 def write_transitions(s: Session, transitions: Iterable[Transition],
-                      sinks: Iterable[SinkSettings], now: datetime,
-                      runbooks: dict[str, str] | None = None) -> int:
-    """Apply transitions to the alerts table and queue a delivery per matching sink."""
+                      sinks: Iterable[SinkSettings], now: datetime) -> int:
+    """Apply transitions to the alerts table and queue deliveries to matching sinks.
+
+    A silenced alert changes state but queues nothing, and its last notification
+    time is not advanced, so it is sent once the silence ends.
+    """
     sink_list = list(sinks)
+    silences = ops.active_silences(s, now)
     n = 0
     for t in transitions:
         values: dict[str, Any] = dict(state=t.state, streak=t.streak, value=t.value,
@@ -99,18 +154,46 @@ def write_transitions(s: Session, transitions: Iterable[Transition],
             values["fired_at"] = now
         if t.state in ("resolved", "dropped"):
             values["resolved_at"] = now
-        if t.notify:
+        silenced = any(x.matches(t.labels) for x in silences)
+        notify = t.notify if not silenced or t.notify == "resolved" else None
+        if notify:
             values["last_notified_at"] = now
         alert_id = ops.save_alert(s, t.existing, now, **values)
         n += 1
-        if not t.notify:
+        if not notify:
             continue
-        payload = alert_payload(t, t.notify, now, (runbooks or {}).get(t.rule, ""))
+        payload = alert_payload(t, notify, now)
         for sink in sink_list:
-            if SEVERITY_RANK[t.severity] < SEVERITY_RANK[sink.min_severity]:
+            if sink_accepts(sink, t.severity, t.labels):
+                _queue(s, alert_id, t.fingerprint, notify, payload, sink, now)
+    return n
+
+
+def queue_resends(s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta,
+                  now: datetime) -> int:
+    """Re-queue firing alerts to sinks that want them repeated (``resend``).
+
+    Alertmanager resolves an alert it has not heard of within its resolve_timeout
+    (5 min by default), so its sinks re-send every minute unless told otherwise.
+    """
+    from monitor.config import parse_duration
+
+    silences = ops.active_silences(s, now)
+    firing = [a for a in ops.active_alerts(s) if a.state == "firing"
+              and not any(x.matches(a.labels) for x in silences)]
+    n = 0
+    for sink in sinks:
+        every = parse_duration(sink.resend) if sink.resend else (
+            timedelta(minutes=1) if sink.kind == "alertmanager" else None)
+        if every is None or every >= default_resend or not firing:
+            continue
+        last = ops.last_delivery_times(s, sink.name)
+        for alert in firing:
+            if not sink_accepts(sink, alert.severity, alert.labels):
                 continue
-            key = hashlib.sha256(f"{t.fingerprint}|{t.notify}|{now.isoformat()}|{sink.name}"
-                                 .encode()).hexdigest()[:32]
-            ops.add_delivery(s, alert_id=alert_id, sink=sink.name, event=t.notify,
-                             idempotency_key="msg_" + key, payload=payload, now=now)
+            if alert.id in last and now - last[alert.id] < every:
+                continue
+            _queue(s, alert.id, alert.fingerprint, "firing",
+                   alert_payload(alert, "firing", now), sink, now)
+            n += 1
     return n

@@ -16,8 +16,9 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from monitor.config import RuleSettings
 from monitor.domain import AlertRecord, Signal
@@ -46,6 +47,9 @@ class Transition:
     result_id: int
     existing: AlertRecord | None
     notify: str | None  # "firing" | "resolved" | None
+    description: str = ""
+    runbook_url: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def fingerprint(rule: str, labels: Mapping[str, str]) -> str:
@@ -64,14 +68,26 @@ def _streak(rule: RuleSettings, history: Iterable[float]) -> int:
     return n
 
 
-def _summary(rule: RuleSettings, signal: Signal) -> str:
-    template = rule.summary or f"{rule.name} on {{model}} ({{model_version}}): {{value:.4g}}"
-    fields = {"model": "", "model_version": "", "canary_set": "", **signal.labels,
-              "value": signal.value}
+def _render(template: str, rule: RuleSettings, signal: Signal) -> str:
+    fields = {"model": "", "model_version": "", "canary_set": "", "test": "", "job": "",
+              **signal.labels, "value": signal.value}
     try:
         return template.format(**fields)
     except (KeyError, IndexError, ValueError):
         return f"{rule.name}: {signal.value:.4g}"
+
+
+def _summary(rule: RuleSettings, signal: Signal) -> str:
+    return _render(rule.summary or f"{rule.name} on {{model}} ({{model_version}}): "
+                   "{value:.4g}", rule, signal)
+
+
+def _matches(rule: RuleSettings, sig: Signal) -> bool:
+    if sig.name != rule.signal:
+        return False
+    if rule.test and rule.test not in (sig.labels.get("test"), sig.labels.get("job")):
+        return False
+    return not rule.model or sig.labels.get("model") == rule.model
 
 
 def evaluate(rules: Iterable[RuleSettings], signals: Iterable[Signal],
@@ -88,22 +104,27 @@ def evaluate(rules: Iterable[RuleSettings], signals: Iterable[Signal],
     out: list[Transition] = []
     for rule in rules:
         for sig in signal_list:
-            if sig.name != rule.signal or (rule.test and sig.labels.get("test") != rule.test):
+            if not _matches(rule, sig):
                 continue
-            labels = {**sig.labels, "alertname": rule.name, "severity": rule.severity}
+            labels = {**sig.labels, **rule.labels, "alertname": rule.name,
+                      "severity": rule.severity}
             fp = fingerprint(rule.name, sig.labels)
             seen.add(fp)
             existing = by_fp.get(fp)
             streak = _streak(rule, sig.history or (sig.value,))
             common = dict(rule=rule.name, fingerprint=fp, labels=labels, severity=rule.severity,
                           streak=streak, value=sig.value, summary=_summary(rule, sig),
-                          result_id=sig.result_id, existing=existing)
+                          result_id=sig.result_id, existing=existing,
+                          description=_render(rule.description, rule, sig)
+                          if rule.description else "", runbook_url=rule.runbook_url,
+                          evidence=sig.evidence)
             if streak >= max(rule.for_runs, 1):
                 if existing is None or existing.state == "pending":
                     out.append(Transition(state="firing", notify="firing", **common))
                 else:
                     last = existing.last_notified_at
-                    due = last is None or now - last >= renotify
+                    due = last is None or (now - last >= renotify
+                                           and existing.acknowledged_at is None)
                     changed = existing.last_result_id != sig.result_id
                     if due or changed:
                         out.append(Transition(state="firing", notify="firing" if due else None,

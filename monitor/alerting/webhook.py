@@ -82,7 +82,7 @@ class WebhookSender:
         self._own = client is None
         self._wallclock = wallclock  # the signature's timestamp is real time, always
 
-    def send(self, url: str, payload: dict[str, Any], *, msg_id: str, secret: str | None,
+    def send(self, url: str, payload: Any, *, msg_id: str, secret: str | None,
              now: datetime, timeout: float) -> int:
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         ts = int(self._wallclock())

@@ -9,11 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
-from monitor.domain import AlertRecord, DeliveryRecord, JobRecord
-from monitor.storage.schema import Alert, AlertDelivery, JobRun
+from monitor.domain import AlertRecord, DeliveryRecord, JobRecord, SilenceRecord
+from monitor.storage.schema import Alert, AlertDelivery, JobRun, Silence
 
 __all__ = [
+    "acknowledge",
     "active_alerts",
+    "active_silences",
+    "add_silence",
+    "expire_silence",
+    "find_alert",
+    "last_delivery_times",
     "add_delivery",
     "delivery_counts",
     "due_deliveries",
@@ -57,6 +63,10 @@ def job_summaries(session: Session) -> list[JobRecord]:
                              .limit(1)).first()
         failures = session.scalar(select(func.count()).select_from(JobRun).where(
             JobRun.job == job, JobRun.status == "failed")) or 0
+        recent = session.scalars(select(JobRun.status).where(
+            JobRun.job == job, JobRun.status != "running")
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)).all()
+        streak = next((i for i, st in enumerate(recent) if st != "failed"), len(recent))
         duration = None
         if ok is not None and ok.finished_at is not None:
             duration = (as_utc(ok.finished_at) - as_utc(ok.started_at)).total_seconds()
@@ -64,7 +74,8 @@ def job_summaries(session: Session) -> list[JobRecord]:
         out.append(JobRecord(
             job=job, last_status=last.status, last_started_at=as_utc(last.started_at),
             last_success_at=_opt(ok.finished_at) if ok is not None else None,
-            last_duration_seconds=duration, failures=int(failures)))
+            last_duration_seconds=duration, failures=int(failures),
+            consecutive_failures=streak, last_run_id=last.id))
     return out
 
 
@@ -74,7 +85,8 @@ def _alert(a: Alert) -> AlertRecord:
                        summary=a.summary, started_at=as_utc(a.started_at),
                        fired_at=_opt(a.fired_at), resolved_at=_opt(a.resolved_at),
                        last_notified_at=_opt(a.last_notified_at),
-                       last_result_id=a.last_result_id)
+                       last_result_id=a.last_result_id, acknowledged_at=_opt(a.acknowledged_at),
+                       acknowledged_by=a.acknowledged_by)
 
 
 def active_alerts(session: Session) -> list[AlertRecord]:
@@ -146,3 +158,50 @@ def delivery_counts(session: Session) -> list[tuple[str, str, int]]:
         state = "delivered" if delivered else ("dead" if dead else "pending")
         out.append((sink, state, int(n)))
     return out
+
+
+def find_alert(session: Session, ref: str) -> AlertRecord | None:
+    """An alert by id or by (a prefix of) its fingerprint; the newest if several."""
+    q = select(Alert).order_by(Alert.id.desc())
+    q = q.where(Alert.id == int(ref)) if ref.isdigit() else q.where(
+        Alert.fingerprint.startswith(ref))
+    alert = session.scalars(q.limit(1)).first()
+    return _alert(alert) if alert is not None else None
+
+
+def acknowledge(session: Session, alert_id: int, who: str, now: datetime) -> None:
+    alert = session.get_one(Alert, alert_id)
+    alert.acknowledged_at, alert.acknowledged_by = now, who
+
+
+def add_silence(session: Session, matchers: dict[str, str], starts_at: datetime,
+                ends_at: datetime, created_by: str, comment: str) -> int:
+    silence = Silence(matchers=matchers, starts_at=starts_at, ends_at=ends_at,
+                      created_by=created_by, comment=comment)
+    session.add(silence)
+    session.flush()
+    return silence.id
+
+
+def expire_silence(session: Session, silence_id: int, now: datetime) -> bool:
+    silence = session.get(Silence, silence_id)
+    if silence is None or as_utc(silence.ends_at) <= now:
+        return False
+    silence.ends_at = now
+    return True
+
+
+def active_silences(session: Session, now: datetime) -> list[SilenceRecord]:
+    rows = session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
+                           .order_by(Silence.id))
+    return [SilenceRecord(id=r.id, matchers=dict(r.matchers), starts_at=as_utc(r.starts_at),
+                          ends_at=as_utc(r.ends_at), created_by=r.created_by, comment=r.comment)
+            for r in rows]
+
+
+def last_delivery_times(session: Session, sink: str) -> dict[int, datetime]:
+    """alert id -> when its newest delivery to ``sink`` was queued."""
+    rows = session.execute(select(AlertDelivery.alert_id, func.max(AlertDelivery.created_at))
+                           .where(AlertDelivery.sink == sink)
+                           .group_by(AlertDelivery.alert_id)).all()
+    return {a: as_utc(t) for a, t in rows}

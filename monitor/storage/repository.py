@@ -382,5 +382,6 @@ def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[Drif
                                        "drift": m.drift}
     return [DriftRunRecord(id=r.id, model=model, version=version,
                            created_at=as_utc(r.created_at), window_start=as_utc(r.window_start),
-                           verdict=r.verdict, n_ref=r.n_ref, n_cur=r.n_cur, tests=tests[r.id])
+                           verdict=r.verdict, n_ref=r.n_ref, n_cur=r.n_cur, tests=tests[r.id],
+                           explanation=r.explanation)
             for r, model, version in picked]

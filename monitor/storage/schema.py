@@ -39,6 +39,7 @@ __all__ = [
     "QueryEmbedding",
     "QuerySample",
     "SampleWindow",
+    "Silence",
     "SourceCounter",
     "SourcePosition",
 ]
@@ -294,6 +295,22 @@ class Alert(Base):
     last_evaluated_at: Mapped[datetime] = mapped_column(TS)
     last_notified_at: Mapped[datetime | None] = mapped_column(TS)
     last_result_id: Mapped[int | None] = mapped_column(BigInteger)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(TS)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Silence(Base):
+    """Mutes notifications of alerts whose labels match, until it expires."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index(None, "ends_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    matchers: Mapped[dict[str, str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(TS)
+    ends_at: Mapped[datetime] = mapped_column(TS)
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 class AlertDelivery(Base):
