@@ -25,9 +25,8 @@ from monitor import stats
 from monitor.alerting.webhook import WebhookSender
 from monitor.clock import Clock, SystemClock
 from monitor.config import ModelSettings, Settings, parse_duration, parse_reference
-from monitor.errors import InputError, InsufficientDataError, MonitorError, ProviderError
+from monitor.errors import InsufficientDataError, MonitorError, ProviderError
 from monitor.providers import EmbeddingProvider, build_provider
-from monitor.sources import JsonlSource, redact, text_hash, window_start
 from monitor.stats.canary import compare_to_baseline, noise_floor
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
@@ -108,44 +107,6 @@ def run_job(ctx: JobContext, job: str, *, model: str | None = None) -> JobOutcom
     log.info("job %s %s in %.2fs (%d items)%s", job, status, time.perf_counter() - started,
              items, f": {message}" if message else "", extra={"job": job, "run_id": run_id})
     return JobOutcome(job=job, status=status, items=items, message=message, details=details)
-
-
-# --------------------------------------------------------------------------- sampling
-
-
-def sample_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
-    """Read new records from every source into the per-window reservoirs."""
-    cfg = ctx.settings.sampling
-    window = parse_duration(cfg.window)
-    total = 0
-    details: dict[str, Any] = {}
-    missing: list[str] = []
-    with ctx.db.transaction() as s:
-        for src_cfg in ctx.settings.sources:
-            source = JsonlSource(src_cfg, ctx.clock)
-            if not source.files():
-                missing.append(f"source {src_cfg.name!r}: no file matches {src_cfg.path}")
-                continue
-            positions = {p: pos for p in source.files()
-                         if (pos := repo.get_position(s, src_cfg.name, p)) is not None}
-            batch = source.read(positions)
-            rng = np.random.default_rng([cfg.seed, len(positions), sum(
-                off for _, off in positions.values())])
-            for rec in batch.records:
-                kept_text = redact(rec.text) if cfg.redact else rec.text
-                outcome = repo.reservoir_offer(
-                    s, src_cfg.name, window_start(rec.event_time, window), cfg.max_per_window,
-                    rng.integers, text_hash(rec.text),
-                    kept_text if cfg.store_text else None, rec.event_time)
-                batch.count(outcome)
-            for path, (inode, offset) in batch.positions.items():
-                repo.set_position(s, src_cfg.name, path, inode, offset, ctx.clock.now())
-            repo.add_counters(s, src_cfg.name, batch.counts)
-            total += len(batch.records)
-            details[src_cfg.name] = dict(batch.counts)
-    if missing:  # the other sources' records are committed; this run still fails loudly
-        raise InputError("; ".join(missing))
-    return total, details
 
 
 # --------------------------------------------------------------------------- canaries
@@ -363,6 +324,12 @@ def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any
     from monitor.delivery import deliver_due
 
     return deliver_due(ctx)
+
+
+def sample_job(ctx: JobContext, model: str | None) -> tuple[int, dict[str, Any]]:
+    from monitor.sampling import sample_sources
+
+    return sample_sources(ctx)
 
 
 JOBS: dict[str, Callable[[JobContext, str | None], tuple[int, dict[str, Any]]]] = {

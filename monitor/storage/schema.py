@@ -335,8 +335,11 @@ class AlertDelivery(Base):
 
 
 class JobRun(Base):
+    """One execution of a job; a scheduled one claims its (job, slot) exactly once."""
+
     __tablename__ = "job_runs"
-    __table_args__ = (Index(None, "job", "started_at"), Index(None, "job", "status"))
+    __table_args__ = (Index(None, "job", "started_at"), Index(None, "job", "status"),
+                      UniqueConstraint("job", "slot_start"))
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     job: Mapped[str] = mapped_column(String(64))
@@ -346,3 +349,5 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # running | ok | failed | skipped
     items: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    slot_start: Mapped[datetime | None] = mapped_column(TS)  # NULL for manual runs
+    lease_until: Mapped[datetime | None] = mapped_column(TS)
