@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import logging
 import signal
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor import metrics
 from monitor.clock import Clock, SystemClock
-from monitor.config import Settings, parse_duration
+from monitor.config import Settings, load_settings, parse_duration, parse_schedule
 from monitor.domain import ModelVersionInfo, Snapshot
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StorageError
+from monitor.ingest import ingest_route
 from monitor.jobs import JOBS, JobContext, default_replica, job_interval, run_job
-from monitor.scheduler import build_scheduler
+from monitor.scheduler import build_scheduler, reschedule, schedule_period
 from monitor.server import HttpServer, Request, Response
+from monitor.status import status_document
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database
@@ -53,8 +57,11 @@ class Agent:
     """The daemon: HTTP server, scheduler and job context around one database."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 config_path: str | None = None) -> None:
         self.settings = settings
+        self.config_path = config_path
+        self._lock_file: Any = None
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
         self.ctx = JobContext(settings=settings, db=self.db, clock=clock or SystemClock(),
                               replica=settings.agent.replica_id or default_replica(),
@@ -79,7 +86,13 @@ class Agent:
             body = json.dumps({"ready": ok, "checks": checks}, indent=1).encode()
             return Response(200 if ok else 503, body, "application/json")
 
-        return {"/metrics": metrics_route, "/healthz": healthz, "/readyz": readyz}
+        def status(_req: Request) -> Response:
+            doc = status_document(load_snapshot(self.db), self.ctx.clock.now())
+            return Response(200, json.dumps(doc, indent=1).encode(), "application/json")
+
+        return {"/metrics": metrics_route, "/healthz": healthz, "/readyz": readyz,
+                "/api/v1/status": status,
+                "/v1/queries": ingest_route(self.ctx)}
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
@@ -96,7 +109,8 @@ class Agent:
                 jobs = {j.job: j for j in ops.job_summaries(s)}
             for name in JOBS:
                 j = jobs.get(name)
-                limit = 2 * job_interval(self.settings, name) + timedelta(minutes=1)
+                limit = 2 * job_interval(self.settings, name, self.ctx.cron_periods) + timedelta(
+                    minutes=1)
                 if j is None or j.last_started_at is None:
                     checks[f"job:{name}"] = "not run yet"
                 elif now - j.last_started_at > limit:
@@ -109,27 +123,91 @@ class Agent:
     # ------------------------------------------------------------------ jobs
 
     def run_cycle(self) -> list[Any]:
-        """Every job once, in order (what the daemon does at start)."""
+        """Every job once, in order (what the daemon does at start), each claiming its slot."""
         with self._cycle_lock:
-            return [run_job(self.ctx, name) for name in CYCLE if not self._stop.is_set()]
+            return [self._scheduled(name) for name in CYCLE if not self._stop.is_set()]
+
+    def _scheduled(self, name: str) -> Any:
+        return run_job(self.ctx, name, slot=self._slot(name))
+
+    def _slot(self, name: str) -> datetime:
+        """The start of the scheduled execution this run belongs to (see run_job)."""
+        now = self.ctx.clock.now()
+        kind, arg = parse_schedule(getattr(self.settings.schedule, name))
+        if kind == "cron":
+            return now.replace(second=0, microsecond=0)
+        step = arg.total_seconds()
+        return datetime.fromtimestamp((now.timestamp() // step) * step, UTC)
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _specs(self) -> list[tuple[str, str]]:
+        return [(name, getattr(self.settings.schedule, name)) for name in CYCLE]
+
+    def _lock_sqlite(self) -> None:
+        """SQLite supports one daemon per file: hold an exclusive lock beside it."""
+        url = self.settings.database.url
+        if self.db.dialect != "sqlite" or ":memory:" in url or not url.startswith("sqlite:///"):
+            return
+        path = url[len("sqlite:///"):] + ".lock"
+        fh = open(path, "a+")  # held open for the daemon's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise StorageError(
+                f"another driftmon daemon is running on {url[len('sqlite:///'):]} "
+                "(SQLite allows one; use PostgreSQL for several replicas)") from None
+        self._lock_file = fh
 
     def start(self) -> None:
         """Check the schema, start serving and scheduling; returns at once."""
         check_revision(self.db)
+        self._lock_sqlite()
+        now = self.ctx.clock.now()
+        self.ctx.cron_periods = {name: schedule_period(name, spec, now)
+                                 for name, spec in self._specs()}
+        sched = self.settings.schedule
+        self._scheduler = build_scheduler(
+            self._specs(), self._scheduled, misfire_grace=parse_duration(sched.misfire_grace),
+            jitter=parse_duration(sched.jitter), first_run=now)
         if self.settings.server.enabled:
             self.server = HttpServer(self.settings.server.listen, self.routes())
             self.server.start()
-            log.info("serving /metrics, /healthz, /readyz on %s", self.server.url)
-        sched = self.settings.schedule
-        self._scheduler = build_scheduler(
-            [(name, job_interval(self.settings, name)) for name in CYCLE],
-            lambda name: run_job(self.ctx, name),
-            misfire_grace=parse_duration(sched.misfire_grace),
-            jitter=parse_duration(sched.jitter), first_run=self.ctx.clock.now())
+            log.info("serving /metrics, /healthz, /readyz, /api/v1/status on %s",
+                     self.server.url)
         self._scheduler.start()
         threading.Thread(target=self.run_cycle, name="driftmon-first-cycle", daemon=True).start()
+
+    def reload(self) -> bool:
+        """SIGHUP: re-read the config; a bad one keeps the running config and says why."""
+        if self.config_path is None:
+            log.warning("reload: the agent was started without a config file; nothing to do")
+            return False
+        try:
+            new = load_settings(self.config_path)
+            now = self.ctx.clock.now()
+            periods = {name: schedule_period(name, getattr(new.schedule, name), now)
+                       for name in CYCLE}
+        except MonitorError as exc:
+            log.error("reload failed, keeping the running config: %s", exc)
+            return False
+        for section in ("database", "server"):
+            if getattr(new, section) != getattr(self.settings, section):
+                log.warning("reload: [%s] changes need a restart; keeping the running one",
+                            section)
+                new = dataclasses.replace(new, **{section: getattr(self.settings, section)})
+        self.settings = new
+        self.ctx.settings = new
+        self.ctx.cron_periods = periods
+        for provider in self.ctx.providers.values():
+            provider.close()
+        self.ctx.providers.clear()
+        if self._scheduler is not None:
+            reschedule(self._scheduler, self._specs(),
+                       jitter=parse_duration(new.schedule.jitter), now=now)
+        log.info("configuration reloaded from %s", self.config_path)
+        return True
 
     def stop(self) -> None:
         """Stop scheduling; give running jobs the grace period; close everything."""
@@ -148,6 +226,8 @@ class Agent:
             self.server.stop()
         self.ctx.close()
         self.db.dispose()
+        if self._lock_file is not None:
+            self._lock_file.close()
 
     def run_forever(self) -> int:
         """Run until SIGTERM or SIGINT; exit code 0 on a clean stop."""
@@ -157,11 +237,15 @@ class Agent:
             log.info("received %s, stopping", signal.Signals(signum).name)
             stop.set()
 
+        reload = threading.Event()
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: reload.set())
         try:
             self.start()
-            while not stop.wait(1.0):
-                pass
+            while not stop.wait(0.5):
+                if reload.is_set():
+                    reload.clear()
+                    self.reload()
         finally:
             self.stop()
             for s, handler in previous.items():

@@ -42,7 +42,10 @@ class _TextFormatter(logging.Formatter):
 
 
 def _setup_logging(level: str, fmt: str) -> None:
+    from monitor.logctx import JobLogFilter
+
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(JobLogFilter())
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter(
         "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -52,15 +55,19 @@ def _setup_logging(level: str, fmt: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    path = getattr(args, "config", None)
+def _config_path(args: argparse.Namespace) -> str | None:
+    path: str | None = getattr(args, "config", None)
     if path is None:
         env = os.environ.get("DRIFTMON_CONFIG")
         if env:
             path = env
         elif Path("driftmon.toml").is_file():
             path = "driftmon.toml"
-    return load_settings(path)
+    return path
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(_config_path(args))
 
 
 # --------------------------------------------------------------------------- commands
@@ -69,9 +76,28 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.app import Agent
 
-    settings = _settings(args)
+    path = _config_path(args)
+    settings = load_settings(path)
     _setup_logging(settings.agent.log_level, args.log_format)
-    return Agent(settings).run_forever()
+    return Agent(settings, config_path=path).run_forever()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.app import load_snapshot
+    from monitor.clock import SystemClock
+    from monitor.status import format_status, status_document
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    try:
+        check_revision(db)
+        doc = status_document(load_snapshot(db), SystemClock().now())
+    finally:
+        db.dispose()
+    print(json.dumps(doc, indent=2) if args.json else format_status(doc))
+    return 0
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
@@ -291,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the job ('cycle' runs all in order)")
     p.add_argument("--model", help="only this model (canary and drift jobs)")
     p.set_defaults(func=cmd_run_once)
+
+    p = with_config(sub.add_parser("status", help="model versions, verdicts, alerts and jobs"))
+    p.add_argument("--json", action="store_true", help="print the /api/v1/status document")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="run the agent on synthetic traffic and report what it saw")
     p.add_argument("--dir", help="working folder (default: a new temporary folder)")

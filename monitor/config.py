@@ -37,6 +37,7 @@ __all__ = [
     "describe_settings",
     "load_settings",
     "parse_duration",
+    "parse_schedule",
     "resolve_secret",
     "settings_to_dict",
 ]
@@ -56,6 +57,21 @@ def parse_duration(text: str) -> timedelta:
 
 class Duration(str):
     """A string setting that must parse as a duration."""
+
+
+class Schedule(str):
+    """A duration (an interval) or ``cron:<5-field crontab>`` in UTC."""
+
+
+def parse_schedule(text: str) -> tuple[str, Any]:
+    """``"5m"`` -> ("interval", timedelta); ``"cron:*/5 * * * *"`` -> ("cron", "*/5 * * * *")."""
+    if text.startswith("cron:"):
+        expr = text[len("cron:"):].strip()
+        if len(expr.split()) != 5:
+            raise ValueError(f"{text!r}: a cron schedule has 5 fields (minute hour day month "
+                             "weekday)")
+        return "cron", expr
+    return "interval", parse_duration(text)
 
 
 def _doc(help_text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
@@ -83,6 +99,8 @@ class AgentSettings:
     replica_id: str = _doc("name of this replica in job_runs (default: hostname-pid)", "")
     log_level: Literal["debug", "info", "warning", "error"] = _doc("log level", "info")
     shutdown_grace: Duration = _doc("how long a running job may finish on SIGTERM", Duration("30s"))
+    lease: Duration = _doc("a running job's claim expires this long after its replica's last "
+                           "heartbeat (replicas sharing PostgreSQL)", Duration("60s"))
 
 
 @dataclass(frozen=True)
@@ -151,20 +169,55 @@ class CanarySetSettings:
 @dataclass(frozen=True)
 class SourceSettings:
     name: str = _doc("name of the query source, used in metrics")
-    kind: Literal["jsonl"] = _doc("source kind", "jsonl")
-    path: str = _doc("glob of JSON-lines files", "")
-    text_field: str = _doc("field holding the query text", "query")
-    time_field: str = _doc("field holding the event time (ISO 8601 or epoch seconds); "
-                           "empty = time of reading", "ts")
+    kind: Literal["jsonl", "sql", "http"] = _doc(
+        "jsonl: log files; sql: a query on the application's database; http: POST /v1/queries",
+        "jsonl")
+    path: str = _doc("jsonl: glob of JSON-lines files", "")
+    text_field: str = _doc("field (jsonl, http) or result column (sql) holding the query text",
+                           "query")
+    time_field: str = _doc("field or column holding the event time (ISO 8601, epoch seconds or "
+                           "a SQL timestamp); empty = time of reading", "ts")
+    metadata_fields: list[str] = _doc("fields or columns kept with each sample as metadata",
+                                      default_factory=list)
+    stratify_by: str = _doc("metadata field to stratify by (one reservoir per value, e.g. "
+                            "tenant or route); empty = one uniform reservoir", "")
+    max_per_stratum: int = _doc("with stratify_by: reservoir size per stratum and window", 200)
+    max_strata: int = _doc("with stratify_by: strata per window; later values share the "
+                           "stratum '~other'", 50)
+    max_identical: int = _doc("bot guard: at most this many copies of one normalised text in a "
+                              "window's sample; 0 = off (keeps the sample uniform)", 0)
+    max_line_bytes: int = _doc("jsonl: longer lines are skipped as rejected_line_too_long",
+                               65536)
+    url: str = _doc("sql: SQLAlchemy URL of the application's database (read only)", "")
+    url_env: str = _doc("sql: environment variable holding the URL (when it has a password)",
+                        "")
+    query: str = _doc("sql: SELECT with bound parameters :watermark and :limit, ordered by the "
+                      "watermark column", "")
+    watermark_field: str = _doc("sql: result column of the watermark (an id or a timestamp)",
+                                "id")
+    watermark_kind: Literal["id", "timestamp"] = _doc("sql: what the watermark column holds",
+                                                      "id")
+    watermark_start: str = _doc("sql: watermark of the first query (default: 0, or "
+                                "1970-01-01T00:00:00Z for timestamps)", "")
+    token_env: str = _doc("http: environment variable holding the bearer token", "")
+    max_body_bytes: int = _doc("http: largest request body (the server refuses any above "
+                               "1 MiB)", 1048576)
+    max_records_per_request: int = _doc("http: most records in one request", 1000)
 
 
 @dataclass(frozen=True)
 class SamplingSettings:
     window: Duration = _doc("length of one sampling window", Duration("1h"))
     max_per_window: int = _doc("reservoir size per source and window", 2000)
-    store_text: bool = _doc("keep (redacted) query text; false keeps only hash and vector", True)
+    store_text: bool = _doc("keep (redacted) query text; false keeps only hash and vectors, "
+                            "embedding sampled queries with every active model at once", True)
     redact: bool = _doc("mask emails, phone numbers and long digit runs before storing", True)
+    redact_patterns: list[str] = _doc("extra regular expressions masked as <redacted> before "
+                                      "storing (and before hashing)", default_factory=list)
     seed: int = _doc("seed of the reservoir sampler", 0)
+    chunk_size: int = _doc("records read and committed per transaction (bounds memory)", 5000)
+    max_future: Duration = _doc("records timestamped further ahead than this are rejected",
+                                Duration("5m"))
 
 
 @dataclass(frozen=True)
@@ -181,11 +234,12 @@ class DriftSettings:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    sample: Duration = _doc("interval of the sampling job", Duration("1m"))
-    canary: Duration = _doc("interval of the canary job", Duration("1h"))
-    drift: Duration = _doc("interval of the drift job", Duration("1h"))
-    alerts: Duration = _doc("interval of alert evaluation", Duration("1m"))
-    deliver: Duration = _doc("interval of the webhook delivery worker", Duration("15s"))
+    sample: Schedule = _doc("when the sampling job runs: an interval or 'cron:<crontab>'",
+                            Schedule("1m"))
+    canary: Schedule = _doc("when the canary job runs", Schedule("1h"))
+    drift: Schedule = _doc("when the drift job runs", Schedule("1h"))
+    alerts: Schedule = _doc("when alert evaluation runs", Schedule("1m"))
+    deliver: Schedule = _doc("when the webhook delivery worker runs", Schedule("15s"))
     misfire_grace: Duration = _doc("how late a job may still start", Duration("5m"))
     jitter: Duration = _doc("random delay added to each run", Duration("0s"))
 
@@ -376,6 +430,8 @@ def _type_name(tp: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
     if tp is Duration:
         return "a duration like '30s', '5m', '1h'"
+    if tp is Schedule:
+        return "a duration like '5m', or 'cron:*/5 * * * *'"
     if get_origin(tp) is list:
         return "a list"
     if get_origin(tp) is dict:
@@ -426,6 +482,14 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if value not in get_args(tp):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
         return value
+    if tp is Schedule:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        try:
+            parse_schedule(value)  # the scheduler checks each cron field at start
+        except ValueError as exc:
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({exc})") from None
+        return Schedule(value)
     if tp is Duration:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
@@ -485,9 +549,7 @@ def _check(s: Settings) -> None:
         for key in ("timeout", "connect_timeout"):
             if parse_duration(getattr(m, key)).total_seconds() <= 0:
                 raise ConfigError(f"models[{i}].{key}: expected a duration above zero")
-    for i, src in enumerate(s.sources):
-        if src.kind == "jsonl" and not src.path:
-            raise ConfigError(f"sources[{i}].path: required for kind 'jsonl'")
+    _check_sources(s)
     for i, sink in enumerate(s.alerts.sinks):
         if sink.url and sink.url_env:
             raise ConfigError(f"alerts.sinks[{i}]: set only one of url and url_env")
@@ -508,8 +570,6 @@ def _check(s: Settings) -> None:
         raise ConfigError("drift.permutations: expected at least 10")
     if s.drift.min_samples < 2:
         raise ConfigError("drift.min_samples: expected at least 2")
-    if s.sampling.max_per_window < 1:
-        raise ConfigError("sampling.max_per_window: expected a positive integer")
     try:
         parse_reference(s.drift.reference)
     except ValueError as exc:
@@ -517,6 +577,79 @@ def _check(s: Settings) -> None:
     host, _, port = s.server.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"server.listen: expected host:port, got {s.server.listen!r}")
+
+
+#: keys of [[sources]] that only one kind reads
+_SOURCE_KEYS_BY_KIND = {
+    "path": "jsonl", "max_line_bytes": "jsonl", "url": "sql", "url_env": "sql", "query": "sql",
+    "watermark_field": "sql", "watermark_kind": "sql", "watermark_start": "sql",
+    "token_env": "http", "max_body_bytes": "http", "max_records_per_request": "http",
+}
+
+
+def _check_sources(s: Settings) -> None:
+    """Cross-field checks of [[sources]] and [sampling]."""
+    from datetime import datetime
+
+    defaults = {f.name: f.default for f in dataclasses.fields(SourceSettings)}
+    tokens: dict[str, str] = {}
+    for i, src in enumerate(s.sources):
+        key = f"sources[{i}]"
+        for name, kind in _SOURCE_KEYS_BY_KIND.items():
+            if src.kind != kind and getattr(src, name) != defaults[name]:
+                raise ConfigError(f"{key}.{name}: only used by kind {kind!r}, this source is "
+                                  f"{src.kind!r}")
+        if src.kind == "jsonl" and not src.path:
+            raise ConfigError(f"{key}.path: required for kind 'jsonl'")
+        if src.kind == "sql":
+            if bool(src.url) == bool(src.url_env):
+                raise ConfigError(f"{key}.url: set exactly one of url and url_env for kind 'sql'")
+            for param in ("watermark", "limit"):
+                if not re.search(rf"(?<!:):{param}\b", src.query):
+                    raise ConfigError(f"{key}.query: must use the bound parameter :{param} "
+                                      f"(e.g. ... WHERE id > :watermark ORDER BY id LIMIT :limit)")
+            if not src.watermark_field:
+                raise ConfigError(f"{key}.watermark_field: required for kind 'sql'")
+            if src.watermark_start:
+                try:
+                    if src.watermark_kind == "id":
+                        float(src.watermark_start)
+                    else:
+                        datetime.fromisoformat(src.watermark_start.replace("Z", "+00:00"))
+                except ValueError:
+                    want = "a number" if src.watermark_kind == "id" else "an ISO 8601 time"
+                    raise ConfigError(f"{key}.watermark_start: expected {want}, got "
+                                      f"{src.watermark_start!r}") from None
+        if src.kind == "http":
+            if not src.token_env:
+                raise ConfigError(f"{key}.token_env: required for kind 'http' (the environment "
+                                  "variable holding the bearer token)")
+            if src.token_env in tokens:
+                raise ConfigError(f"{key}.token_env: {src.token_env} is also the token of source "
+                                  f"{tokens[src.token_env]!r}; the token names the source")
+            tokens[src.token_env] = src.name
+            if not 1 <= src.max_body_bytes <= 1 << 20:
+                raise ConfigError(f"{key}.max_body_bytes: expected 1 to 1048576")
+            if src.max_records_per_request < 1:
+                raise ConfigError(f"{key}.max_records_per_request: expected at least 1")
+        if src.stratify_by and (src.max_per_stratum < 1 or src.max_strata < 1):
+            raise ConfigError(f"{key}: max_per_stratum and max_strata must be >= 1")
+        if src.max_identical < 0:
+            raise ConfigError(f"{key}.max_identical: expected 0 (off) or more")
+        if src.max_line_bytes < 16:
+            raise ConfigError(f"{key}.max_line_bytes: expected at least 16")
+    if s.sampling.max_per_window < 1:
+        raise ConfigError("sampling.max_per_window: expected a positive integer")
+    if s.sampling.chunk_size < 1:
+        raise ConfigError("sampling.chunk_size: expected a positive integer")
+    for i, pattern in enumerate(s.sampling.redact_patterns):
+        try:
+            if re.compile(pattern).match(""):
+                raise ConfigError(f"sampling.redact_patterns[{i}]: {pattern!r} matches the "
+                                  "empty string")
+        except re.error as exc:
+            raise ConfigError(f"sampling.redact_patterns[{i}]: not a regular expression "
+                              f"({exc})") from None
 
 
 def parse_reference(text: str) -> tuple[str, Any]:

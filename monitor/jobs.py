@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,13 +20,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor import stats
 from monitor.alerting.webhook import WebhookSender
 from monitor.clock import Clock, SystemClock
-from monitor.config import ModelSettings, Settings, parse_duration, parse_reference
+from monitor.config import (
+    ModelSettings,
+    Settings,
+    parse_duration,
+    parse_reference,
+    parse_schedule,
+)
 from monitor.errors import InsufficientDataError, MonitorError, ProviderError
+from monitor.logctx import CURRENT_JOB
 from monitor.providers import EmbeddingProvider, build_provider
 from monitor.stats.canary import compare_to_baseline, noise_floor
 from monitor.storage import operations as ops
@@ -52,6 +61,7 @@ class JobContext:
     providers: dict[str, EmbeddingProvider] = field(default_factory=dict)
     sender: WebhookSender | None = None
     environ: dict[str, str] | None = None
+    cron_periods: dict[str, timedelta] = field(default_factory=dict)
 
     def provider(self, model: ModelSettings) -> EmbeddingProvider:
         if model.name not in self.providers:
@@ -85,11 +95,40 @@ class Skip(Exception):
     """A job found nothing to do; recorded as ``skipped``, not a failure."""
 
 
-def run_job(ctx: JobContext, job: str, *, model: str | None = None) -> JobOutcome:
-    """Run one job, recording it in ``job_runs``; never raises for a job's own failure."""
+def run_job(ctx: JobContext, job: str, *, model: str | None = None,
+            slot: datetime | None = None) -> JobOutcome:
+    """Run one job, recording it in ``job_runs``; never raises for a job's own failure.
+
+    A scheduled run passes its ``slot`` (the start of its interval): it runs only if
+    it can claim (job, slot) — so among replicas sharing PostgreSQL each scheduled
+    execution runs once — and it renews its lease while it runs, so a replica that
+    dies mid-job frees the job within one lease.
+    """
     fn = JOBS[job]
-    with ctx.db.transaction() as s:
-        run_id = ops.start_job_run(s, job, ctx.replica, ctx.clock.now())
+    lease = parse_duration(ctx.settings.agent.lease)
+    stop_heartbeat = threading.Event()
+    try:
+        if slot is None:
+            with ctx.db.transaction() as s:
+                claimed = ops.start_job_run(s, job, ctx.replica, ctx.clock.now())
+        else:
+            with ctx.db.transaction() as s:
+                now = ctx.clock.now()
+                claimed = ops.claim_job_run(s, job, ctx.replica, now, slot, now + lease)
+    except IntegrityError:
+        claimed = None  # another replica inserted the same slot first
+    except MonitorError as exc:  # no database, no run: /readyz says why
+        log.error("job %s not started: %s", job, exc)
+        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+    if slot is not None:
+        if claimed is None:
+            log.debug("job %s: slot %s already claimed", job, slot.isoformat())
+            return JobOutcome(job=job, status="claimed_elsewhere", items=0)
+        threading.Thread(target=_heartbeat, args=(ctx, claimed, lease, stop_heartbeat),
+                         name=f"driftmon-lease-{job}", daemon=True).start()
+    assert claimed is not None
+    run_id = claimed
+    token = CURRENT_JOB.set((job, run_id))
     started = time.perf_counter()
     status, message, items, details = "ok", "", 0, {}
     try:
@@ -100,13 +139,30 @@ def run_job(ctx: JobContext, job: str, *, model: str | None = None) -> JobOutcom
         status, message = "failed", str(exc)
     except Exception as exc:  # a job's bug must not stop the other jobs
         status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        log.exception("job %s crashed", job, extra={"job": job, "run_id": run_id})
-    with ctx.db.transaction() as s:
-        ops.finish_job_run(s, run_id, status, ctx.clock.now(), items=items,
-                           error=message or None)
-    log.info("job %s %s in %.2fs (%d items)%s", job, status, time.perf_counter() - started,
-             items, f": {message}" if message else "", extra={"job": job, "run_id": run_id})
+        log.exception("job %s crashed", job)
+    finally:
+        stop_heartbeat.set()
+    try:
+        try:
+            with ctx.db.transaction() as s:
+                ops.finish_job_run(s, run_id, status, ctx.clock.now(), items=items,
+                                   error=message or None)
+        except MonitorError as exc:  # the row stays 'running' until its lease lapses
+            log.error("job %s: could not record its outcome: %s", job, exc)
+        log.info("job %s %s in %.2fs (%d items)%s", job, status,
+                 time.perf_counter() - started, items, f": {message}" if message else "")
+    finally:
+        CURRENT_JOB.reset(token)
     return JobOutcome(job=job, status=status, items=items, message=message, details=details)
+
+
+def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.Event) -> None:
+    while not stop.wait(lease.total_seconds() / 3):
+        try:
+            with ctx.db.transaction() as s:
+                ops.extend_lease(s, run_id, ctx.clock.now() + lease)
+        except MonitorError as exc:  # the database is away; the lease will lapse
+            log.warning("could not renew the lease of run %d: %s", run_id, exc)
 
 
 # --------------------------------------------------------------------------- canaries
@@ -302,7 +358,8 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
 
     now = ctx.clock.now()
     longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
-    intervals = {name: job_interval(ctx.settings, name) for name in JOB_INTERVALS}
+    intervals = {name: job_interval(ctx.settings, name, ctx.cron_periods)
+                 for name in JOB_INTERVALS}
     signals = collect_signals(s, max(longest, 1), intervals, now)
     transitions = evaluate(ctx.settings.alerts.rules, signals, ops.active_alerts(s), now,
                            parse_duration(ctx.settings.alerts.renotify))
@@ -345,5 +402,10 @@ JOB_INTERVALS = {"sample": "sample", "canary": "canary", "drift": "drift", "aler
                  "deliver": "deliver"}
 
 
-def job_interval(settings: Settings, job: str) -> timedelta:
-    return parse_duration(getattr(settings.schedule, JOB_INTERVALS[job]))
+def job_interval(settings: Settings, job: str,
+                 cron_periods: dict[str, timedelta] | None = None) -> timedelta:
+    """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
+    kind, arg = parse_schedule(getattr(settings.schedule, JOB_INTERVALS[job]))
+    if kind == "interval":
+        return arg  # type: ignore[no-any-return]
+    return (cron_periods or {}).get(job, timedelta(days=1))

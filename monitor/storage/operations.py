@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
@@ -16,6 +17,9 @@ __all__ = [
     "acknowledge",
     "active_alerts",
     "active_silences",
+    "advisory_key",
+    "claim_job_run",
+    "extend_lease",
     "add_silence",
     "expire_silence",
     "find_alert",
@@ -42,12 +46,52 @@ def start_job_run(session: Session, job: str, replica: str, now: datetime) -> in
     return run.id
 
 
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks (not hashtext())."""
+    digest = hashlib.sha256(f"driftmon:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def claim_job_run(session: Session, job: str, replica: str, now: datetime,
+                  slot_start: datetime, lease_until: datetime) -> int | None:
+    """Claim the scheduled execution (job, slot) for this replica, or None.
+
+    None when another replica already ran or claimed this slot, or still holds an
+    unexpired lease on the job. On PostgreSQL the check and the insert run under a
+    transaction-level advisory lock, which also works behind PgBouncer in
+    transaction-pooling mode; the unique (job, slot_start) constraint backs it up.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(job)})
+    session.execute(update(JobRun).where(  # a replica that stopped renewing its lease died
+        JobRun.job == job, JobRun.status == "running", JobRun.lease_until <= now)
+        .values(status="abandoned", finished_at=now, lease_until=None,
+                error="its replica stopped renewing the lease"))
+    taken = session.scalar(select(JobRun.id).where(
+        JobRun.job == job,
+        or_(JobRun.slot_start == slot_start,
+            and_(JobRun.status == "running", JobRun.lease_until > now))).limit(1))
+    if taken is not None:
+        return None
+    run = JobRun(job=job, replica=replica, started_at=now, status="running", items=0,
+                 slot_start=slot_start, lease_until=lease_until)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def extend_lease(session: Session, run_id: int, until: datetime) -> None:
+    session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.status == "running")
+                    .values(lease_until=until))
+
+
 def finish_job_run(session: Session, run_id: int, status: str, now: datetime, *,
                    items: int = 0, error: str | None = None) -> None:
     run = session.get(JobRun, run_id)
     if run is None:
         return
     run.status, run.finished_at, run.items, run.error = status, now, items, error
+    run.lease_until = None
 
 
 def job_summaries(session: Session) -> list[JobRecord]:
