@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from support import Receiver, postgres_schema_url
 
 from monitor.clock import FixedClock
 from monitor.storage.engine import Database
 from monitor.storage.migrate import upgrade
-
-#: read before any test clears DRIFTMON_* variables
-POSTGRES_URL = os.environ.get("DRIFTMON_TEST_POSTGRES_URL", "")
-#: .ci/run fails the build when a skip reason starts with this
-SERVICE_MISSING = "service unavailable:"
 
 
 @pytest.fixture(autouse=True)
@@ -32,26 +27,6 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
-                    "postgresql://postgres@127.0.0.1:5432/test)")
-    from sqlalchemy import create_engine, text
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[str]:
@@ -59,7 +34,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'driftmon.db'}"
     else:
-        yield from _postgres_schema_url()
+        yield from postgres_schema_url()
 
 
 @pytest.fixture
@@ -72,30 +47,6 @@ def db(db_url: str) -> Iterator[Database]:
     checked_out = pool.checkedout() if hasattr(pool, "checkedout") else 0
     database.dispose()
     assert checked_out == 0, f"{checked_out} pooled connections leaked"
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 whose answers the test scripts."""
-
-    def __init__(self) -> None:
-        from monitor.server import HttpServer, Request, Response
-
-        self.requests: list[Request] = []
-        self.script: list[tuple[int, dict[str, str]]] = []  # answers to give, then 204s
-        self._response = Response
-
-        def handle(req: Request) -> Response:
-            self.requests.append(req)
-            status, headers = self.script.pop(0) if self.script else (204, {})
-            return Response(status, b"", headers=headers)
-
-        self.server = HttpServer("127.0.0.1:0", {"/hook": handle})
-        self.url = self.server.url + "/hook"
-
-    def bodies(self) -> list[dict[str, object]]:
-        import json
-
-        return [json.loads(r.body) for r in self.requests]
 
 
 @pytest.fixture

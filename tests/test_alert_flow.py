@@ -7,9 +7,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from support import Receiver
 from test_jobs import _hours, _settings
 
-from conftest import Receiver
 from monitor.clock import FixedClock
 from monitor.jobs import JobContext, run_job
 from monitor.storage import operations as ops

@@ -1,4 +1,4 @@
-"""Against a real Alertmanager 0.25 on loopback: push, read back, see its webhook fire and resolve."""
+"""A real Alertmanager 0.25 on loopback: push, read back, see its webhook fire and resolve."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import SERVICE_MISSING, Receiver
 
-from conftest import SERVICE_MISSING, Receiver
 from monitor.alerting.rules import Transition
 from monitor.clock import FixedClock
 from monitor.config import load_settings

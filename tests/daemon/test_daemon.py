@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from support import POSTGRES_URL, SERVICE_MISSING, postgres_schema_url
 
-from conftest import POSTGRES_URL, SERVICE_MISSING, _postgres_schema_url
 from monitor.app import Agent
 from monitor.config import load_settings
 from monitor.storage.engine import Database
@@ -119,7 +119,7 @@ def test_sqlite_allows_one_daemon_and_sighup_reloads(quickstart: Path, tmp_path:
 
 @pytest.mark.slow
 def test_three_replicas_share_postgresql(tmp_path: Path) -> None:
-    gen = _postgres_schema_url()
+    gen = postgres_schema_url()
     url = next(gen)
     try:
         shutil.copytree(EXAMPLES, tmp_path / "ex", ignore=shutil.ignore_patterns("*.db*"))
@@ -210,7 +210,8 @@ def own_postgres() -> Iterator[tuple[str, list[str]]]:
                               timeout=120, check=True)
 
     as_pg(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(data / "server.log"),
+    ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-w", "-t", "60",
+           "-l", str(data / "server.log"),
            "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1"]
     as_pg(*ctl, "start")
     try:

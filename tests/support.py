@@ -1,0 +1,57 @@
+"""Helpers shared by the tests (a module with a unique name, importable from any test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+#: read at import, before any test clears DRIFTMON_* variables
+POSTGRES_URL = os.environ.get("DRIFTMON_TEST_POSTGRES_URL", "")
+#: .ci/run fails the build when a skip reason starts with this
+SERVICE_MISSING = "service unavailable:"
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
+                    "postgresql://postgres@127.0.0.1:5432/test)")
+    from sqlalchemy import create_engine, text
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 whose answers the test scripts."""
+
+    def __init__(self) -> None:
+        from monitor.server import HttpServer, Request, Response
+
+        self.requests: list[Request] = []
+        self.script: list[tuple[int, dict[str, str]]] = []  # answers to give, then 204s
+        self._response = Response
+
+        def handle(req: Request) -> Response:
+            self.requests.append(req)
+            status, headers = self.script.pop(0) if self.script else (204, {})
+            return Response(status, b"", headers=headers)
+
+        self.server = HttpServer("127.0.0.1:0", {"/hook": handle})
+        self.url = self.server.url + "/hook"
+
+    def bodies(self) -> list[dict[str, object]]:
+        return [json.loads(r.body) for r in self.requests]
