@@ -24,6 +24,8 @@ __all__ = ["CATALOGUE", "CONTENT_TYPE", "DriftCollector", "build_registry", "ren
 log = logging.getLogger("driftmon.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _MV = ["model", "model_version"]
+_CANARY_STATES = ("unchanged", "noise", "changed")
+_DELIVERY_OUTCOMES = ("delivered", "dead")
 
 #: name -> (type, labels, help); the README's metric table is generated from this
 CATALOGUE: dict[str, tuple[str, list[str], str]] = {
@@ -51,6 +53,15 @@ CATALOGUE: dict[str, tuple[str, list[str], str]] = {
                                     "Mean per-item cosine to the baseline"),
     "driftmon_canary_norm_ratio": ("gauge", [*_MV, "canary_set"],
                                    "Mean vector norm relative to the baseline"),
+    "driftmon_canary_verdict": ("gauge", [*_MV, "canary_set", "state"],
+                                "1 for the latest canary run's verdict, 0 for the others "
+                                "(state: unchanged, noise, changed)"),
+    "driftmon_canary_items_below_tolerance_ratio": (
+        "gauge", [*_MV, "canary_set"],
+        "Share of canary items whose cosine to the baseline is below the tolerance (0-1)"),
+    "driftmon_canary_tolerance_cosine": ("gauge", [*_MV, "canary_set"],
+                                         "Per-item cosine below which an item counts as "
+                                         "changed"),
     "driftmon_canary_last_run_timestamp_seconds": ("gauge", [*_MV, "canary_set"],
                                                    "When the latest canary run ran"),
     "driftmon_job_last_success_timestamp_seconds": ("gauge", ["job"],
@@ -58,6 +69,9 @@ CATALOGUE: dict[str, tuple[str, list[str], str]] = {
     "driftmon_job_last_duration_seconds": ("gauge", ["job"],
                                            "Duration of each job's last successful run"),
     "driftmon_job_failures_total": ("counter", ["job"], "Failed runs of each job"),
+    "driftmon_job_consecutive_failures": ("gauge", ["job"],
+                                          "Latest runs of each job that failed in a row "
+                                          "(0 after a success)"),
     "driftmon_alerts_active": ("gauge", ["alertname", "severity", "state"],
                                "Pending and firing alerts"),
     "driftmon_alert_deliveries_total": ("counter", ["sink", "outcome"],
@@ -124,19 +138,30 @@ class DriftCollector(Collector):
             add("driftmon_canary_min_cosine", labels, c.min_cosine)
             add("driftmon_canary_mean_cosine", labels, c.mean_cosine)
             add("driftmon_canary_norm_ratio", labels, c.norm_ratio)
+            add("driftmon_canary_items_below_tolerance_ratio", labels, c.share_below)
+            add("driftmon_canary_tolerance_cosine", labels, c.tolerance)
+            states = _CANARY_STATES + ((c.verdict,) if c.verdict not in _CANARY_STATES else ())
+            for state in states:
+                add("driftmon_canary_verdict", [*labels, state], float(c.verdict == state))
             add("driftmon_canary_last_run_timestamp_seconds", labels, _ts(c.created_at))
         for j in snap.jobs:
             if j.last_success_at is not None:
                 add("driftmon_job_last_success_timestamp_seconds", [j.job], _ts(j.last_success_at))
             add("driftmon_job_last_duration_seconds", [j.job], j.last_duration_seconds)
             add("driftmon_job_failures_total", [j.job], j.failures)
+            add("driftmon_job_consecutive_failures", [j.job], j.consecutive_failures)
         counts: dict[tuple[str, str, str], int] = {}
         for a in snap.alerts:
             key = (a.rule, a.severity, a.state)
             counts[key] = counts.get(key, 0) + 1
         for key, n in sorted(counts.items()):
             add("driftmon_alerts_active", list(key), n)
+        # every outcome of every known sink, zeros included, so increase() sees the first one
+        deliveries = {(sink, state): 0 for sink in {d[0] for d in snap.deliveries}
+                      for state in ("pending", *_DELIVERY_OUTCOMES)}
         for sink, state, n in snap.deliveries:
+            deliveries[(sink, state)] = deliveries.get((sink, state), 0) + n
+        for (sink, state), n in sorted(deliveries.items()):
             if state == "pending":
                 add("driftmon_alert_deliveries_pending", [sink], n)
             else:
