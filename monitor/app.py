@@ -67,6 +67,7 @@ class Agent:
                               replica=settings.agent.replica_id or default_replica(),
                               environ=dict(environ) if environ is not None else None)
         self.registry = metrics.build_registry(lambda: load_snapshot(self.db))
+        self.ctx.meter = metrics.ProviderMeter(self.registry)
         self.server: HttpServer | None = None
         self._scheduler: Any = None
         self._stop = threading.Event()

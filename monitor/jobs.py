@@ -35,7 +35,7 @@ from monitor.config import (
 )
 from monitor.errors import InsufficientDataError, MonitorError, ProviderError
 from monitor.logctx import CURRENT_JOB
-from monitor.providers import EmbeddingProvider, build_provider
+from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
 from monitor.stats.canary import compare_to_baseline, noise_floor
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
@@ -62,11 +62,31 @@ class JobContext:
     sender: WebhookSender | None = None
     environ: dict[str, str] | None = None
     cron_periods: dict[str, timedelta] = field(default_factory=dict)
+    meter: Any = None  # metrics.ProviderMeter when the app exports provider metrics
 
     def provider(self, model: ModelSettings) -> EmbeddingProvider:
         if model.name not in self.providers:
             self.providers[model.name] = build_provider(model)
         return self.providers[model.name]
+
+    def embed(self, model: ModelSettings, texts: list[str], kind: str) -> EmbeddingResult:
+        """Embed through the model's provider, counting the call in the provider metrics."""
+        started = time.perf_counter()
+        try:
+            result = self.provider(model).embed(texts, kind)  # type: ignore[arg-type]
+        except ProviderError:
+            if self.meter is not None:
+                self.meter.observe(model.name, requests=0, retries=0, errors=1, tokens=0,
+                                   cost=0.0, seconds=time.perf_counter() - started,
+                                   outcome="error")
+            raise
+        if self.meter is not None:
+            u = result.usage
+            self.meter.observe(model.name, requests=u.requests, retries=u.retries,
+                               errors=u.errors, tokens=u.input_tokens, cost=u.cost,
+                               seconds=time.perf_counter() - started,
+                               outcome="partial" if result.failed else "ok")
+        return result
 
     def models(self, only: str | None = None) -> list[ModelSettings]:
         chosen = [m for m in self.settings.models if m.active]
@@ -179,7 +199,6 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     details: dict[str, Any] = {}
     sets = [(c, read_canary_set(c.path, c.qrels)) for c in ctx.settings.canary_sets]
     for model in ctx.models(only):
-        provider = ctx.provider(model)
         for cset, (items, qrels) in sets:
             with ctx.db.transaction() as s:
                 set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
@@ -187,7 +206,7 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
                 records = repo.canary_items(s, set_id)
                 baseline = repo.current_baseline(s, set_id, mv.id)
             repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
-            embedded = [_embed_items(provider, records) for _ in range(repeats)]
+            embedded = [_embed_items(ctx, model, records) for _ in range(repeats)]
             key = f"{model.name}/{cset.name}"
             with ctx.db.transaction() as s:
                 if baseline is None:
@@ -219,13 +238,13 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     return done, details
 
 
-def _embed_items(provider: EmbeddingProvider, records: list[Any]) -> np.ndarray:
+def _embed_items(ctx: JobContext, model: ModelSettings, records: list[Any]) -> np.ndarray:
     out: np.ndarray | None = None
     for kind in ("query", "document"):
         idx = [i for i, r in enumerate(records) if r.kind == kind]
         if not idx:
             continue
-        result = provider.embed([records[i].text for i in idx], kind)  # type: ignore[arg-type]
+        result = ctx.embed(model, [records[i].text for i in idx], kind)
         if result.failed:
             raise ProviderError(f"{len(result.failed)} canary items failed to embed; "
                                 "a canary run needs every item")
@@ -325,7 +344,6 @@ def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
     Each distinct text is embedded once per model version: a repeated query reuses
     the vector already stored for its hash (the query-embedding cache).
     """
-    provider = ctx.provider(model)
     n = 0
     for since, until in ranges:
         with ctx.db.read() as s:
@@ -339,7 +357,7 @@ def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
         todo = list(texts.items())
         for start in range(0, len(todo), 512):
             chunk = todo[start:start + 512]
-            result = provider.embed([t for _, t in chunk], "query")
+            result = ctx.embed(model, [t for _, t in chunk], "query")
             for i in result.ok_indices:
                 cached[chunk[i][0]] = result.vectors[i]
         with ctx.db.transaction() as s:

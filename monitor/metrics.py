@@ -11,15 +11,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.domain import Snapshot
 
-__all__ = ["CATALOGUE", "CONTENT_TYPE", "DriftCollector", "build_registry", "render"]
+__all__ = [
+    "CATALOGUE",
+    "CONTENT_TYPE",
+    "METER_CATALOGUE",
+    "DriftCollector",
+    "ProviderMeter",
+    "build_registry",
+    "render",
+]
 
 log = logging.getLogger("driftmon.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -171,8 +180,51 @@ class DriftCollector(Collector):
         yield from f.values()
 
 
+#: in-process metrics of embedding calls (counters add up across replicas)
+METER_CATALOGUE: dict[str, tuple[str, list[str], str]] = {
+    "driftmon_provider_requests_total": ("counter", ["model"],
+                                         "HTTP requests sent to the embedding endpoint"),
+    "driftmon_provider_calls_total": ("counter", ["model", "outcome"],
+                                      "embed() calls, outcome=ok|partial|error"),
+    "driftmon_provider_retries_total": ("counter", ["model"],
+                                        "Requests retried after 429, 5xx or a timeout"),
+    "driftmon_provider_errors_total": ("counter", ["model"],
+                                       "Requests that failed after their retries"),
+    "driftmon_provider_input_tokens_total": ("counter", ["model"], "Input tokens sent"),
+    "driftmon_provider_estimated_cost_total": (
+        "counter", ["model"], "Estimated cost at the configured price per million tokens"),
+    "driftmon_provider_call_duration_seconds": (
+        "histogram", ["model"], "Wall time of one embed() call, all its batches included"),
+}
+
+
+class ProviderMeter:
+    """Counts every embedding call the jobs make, per model."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def make(name: str) -> Any:
+            kind, labels, help_text = METER_CATALOGUE[name]
+            if kind == "histogram":
+                return Histogram(name, help_text, labels, registry=registry,
+                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+            return Counter(name.removesuffix("_total"), help_text, labels, registry=registry)
+
+        self._m = {name: make(name) for name in METER_CATALOGUE}
+
+    def observe(self, model: str, *, requests: int, retries: int, errors: int, tokens: int,
+                cost: float, seconds: float, outcome: str) -> None:
+        m = self._m
+        m["driftmon_provider_requests_total"].labels(model).inc(requests)
+        m["driftmon_provider_retries_total"].labels(model).inc(retries)
+        m["driftmon_provider_errors_total"].labels(model).inc(errors)
+        m["driftmon_provider_input_tokens_total"].labels(model).inc(tokens)
+        m["driftmon_provider_estimated_cost_total"].labels(model).inc(cost)
+        m["driftmon_provider_call_duration_seconds"].labels(model).observe(seconds)
+        m["driftmon_provider_calls_total"].labels(model, outcome).inc()
+
+
 def build_registry(load: Callable[[], Snapshot]) -> CollectorRegistry:
-    """A private registry holding only driftmon's collector."""
+    """A private registry holding driftmon's stored-results collector."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DriftCollector(load))
     return registry

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.cli import build_parser
 from monitor.config import describe_settings
-from monitor.metrics import CATALOGUE
+from monitor.metrics import CATALOGUE, METER_CATALOGUE
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -28,7 +28,7 @@ def test_every_setting_has_help_text() -> None:
 
 
 def test_every_metric_is_documented() -> None:
-    for name, (kind, labels, _) in CATALOGUE.items():
+    for name, (kind, labels, _) in {**CATALOGUE, **METER_CATALOGUE}.items():
         row = re.search(rf"^\| `{name}` \| (\w+) \| ([^|]*) \|", README, re.M)
         assert row is not None, f"{name} missing from the README metric table"
         assert row.group(1) == kind and row.group(2).strip() == (", ".join(labels) or "-")

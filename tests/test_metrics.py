@@ -80,3 +80,28 @@ def test_insufficient_data_hides_the_verdict_and_a_dead_database_still_scrapes()
 
     text = render(build_registry(broken)).decode()
     assert 'driftmon_build_info{version="' in text
+
+
+def test_provider_meter_counts_embedding_calls(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client import CollectorRegistry
+
+    from monitor.config import ModelSettings, Settings
+    from monitor.jobs import JobContext
+    from monitor.metrics import ProviderMeter
+    from monitor.storage.engine import Database
+
+    registry = CollectorRegistry()
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    ctx = JobContext(settings=Settings(models=[ModelSettings(name="m")]), db=db, clock=clock,
+                     meter=ProviderMeter(registry))
+    try:
+        ctx.embed(ctx.settings.models[0], ["one query", "another query"], "query")
+        ctx.embed(ctx.settings.models[0], ["third"], "document")
+    finally:
+        ctx.close()
+        db.dispose()
+    get = registry.get_sample_value
+    assert get("driftmon_provider_calls_total", {"model": "m", "outcome": "ok"}) == 2
+    assert get("driftmon_provider_requests_total", {"model": "m"}) == 2
+    assert get("driftmon_provider_input_tokens_total", {"model": "m"}) == 5
+    assert get("driftmon_provider_call_duration_seconds_count", {"model": "m"}) == 2
