@@ -77,6 +77,13 @@ reference = "rolling:6h"
 alpha = 0.01
 permutations = 500
 
+[schedule]                 # one cycle is one simulated hour
+sample = "1h"
+canary = "1h"
+drift = "1h"
+alerts = "1h"
+deliver = "1h"
+
 [[alerts.sinks]]
 name = "local-webhook"
 url = "{webhook}"
@@ -177,8 +184,11 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     agent.ctx.providers[model.name] = build_provider(dataclasses.replace(model,
                                                                          variant="rotated"))
     report["model change"] = [cycle("silent model change", 0.0)]
+    agent.ctx.providers[model.name] = build_provider(model)  # the provider rolls back
+    report["rolled back"] = [cycle("provider rolled back", 0.0)]
 
-    explanation = (report["drift"][-1]["drift"] or {}).get("explanation") or {}
+    explained = [(r["drift"] or {}).get("explanation") or {} for r in report["drift"]]
+    explanation = max(explained, key=lambda e: len(e.get("emerging") or []))
     emerging = explanation.get("emerging") or []
     grew = [c for c in explanation.get("clusters", []) if c.get("status") == "grew"]
     print("\nWhy the drift phase alarmed (examples are redacted sampled queries):")
@@ -224,6 +234,10 @@ def _check(report: dict[str, list[dict[str, Any]]], delivered: int) -> bool:
         problems.append("the silent model change was not detected")
     if delivered == 0:
         problems.append("no alert was delivered")
+    resolved = [a["alert"]["name"] for r in report["rolled back"] for a in r["alerts"]
+                if a["event"] == "resolved"]
+    if "EmbeddingSilentModelChange" not in resolved:
+        problems.append("the model-change alert did not resolve after the rollback")
     for p in problems:
         print(f"demo: UNEXPECTED: {p}")
     return not problems

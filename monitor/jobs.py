@@ -326,7 +326,12 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
     data: dict[str, Any] = result.explanation.to_dict()
 
     def examples(indices: list[int]) -> list[str]:
-        return [t for i in indices[:5] if (t := cur_texts[i]) is not None]
+        seen: dict[str, None] = {}  # distinct texts, most central first
+        for i in indices:
+            text = cur_texts[i]
+            if text is not None:
+                seen.setdefault(text)
+        return list(seen)[:5]
 
     for cluster in data.get("clusters", []):
         if cluster.get("status") == "grew":

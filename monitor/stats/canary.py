@@ -82,8 +82,9 @@ class CanaryComparison:
         return asdict(self)
 
 
-def compare_to_baseline(baseline: np.ndarray, current: np.ndarray, *, floor: float = 1.0,
-                        min_cosine: float = 0.999) -> CanaryComparison:
+def compare_to_baseline(
+    baseline: np.ndarray, current: np.ndarray, *, floor: float = 1.0, min_cosine: float = 0.999
+) -> CanaryComparison:
     """Compare ``current`` (n, d') with ``baseline`` (n, d), row i being item i in both.
 
     The tolerance is the lower of the configured ``min_cosine`` and the measured
@@ -94,8 +95,10 @@ def compare_to_baseline(baseline: np.ndarray, current: np.ndarray, *, floor: flo
     ``unchanged`` when they match to float32 round-off.
     """
     if baseline.ndim != 2 or current.ndim != 2 or len(baseline) != len(current):
-        raise ValueError(f"baseline {baseline.shape} and current {current.shape} must be "
-                         "(n, d) arrays with the same n")
+        raise ValueError(
+            f"baseline {baseline.shape} and current {current.shape} must be "
+            "(n, d) arrays with the same n"
+        )
     if len(baseline) == 0:
         raise ValueError("baseline: the canary set is empty")
     n = len(baseline)
@@ -120,7 +123,15 @@ def compare_to_baseline(baseline: np.ndarray, current: np.ndarray, *, floor: flo
         reasons.append(f"a deterministic endpoint no longer reproduces {not_exact:.0%} of items")
     verdict: Verdict = "changed" if reasons else ("noise" if not_exact > 0 else "unchanged")
     return CanaryComparison(
-        verdict=verdict, n_items=n, min_cosine=float(cos.min()),
-        p01_cosine=float(np.quantile(cos, 0.01)), mean_cosine=float(cos.mean()),
-        share_below=share_below, norm_ratio=norm_ratio, dim_baseline=int(baseline.shape[1]),
-        dim_current=int(current.shape[1]), tolerance=float(tolerance), reasons=tuple(reasons))
+        verdict=verdict,
+        n_items=n,
+        min_cosine=float(cos.min()),
+        p01_cosine=float(np.quantile(cos, 0.01)),
+        mean_cosine=float(cos.mean()),
+        share_below=share_below,
+        norm_ratio=norm_ratio,
+        dim_baseline=int(baseline.shape[1]),
+        dim_current=int(current.shape[1]),
+        tolerance=float(tolerance),
+        reasons=tuple(reasons),
+    )
