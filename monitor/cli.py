@@ -182,16 +182,72 @@ def cmd_canary(args: argparse.Namespace) -> int:
                 state = "imported as a new version" if created else "unchanged"
                 print(f"{cset.name}: {len(items)} items, {len(qrels)} judgements, {state} "
                       f"(id {set_id})")
+        elif args.canary_command == "rebaseline":
+            return _rebaseline(settings, db, args)
         else:
+            names = [c.name for c in settings.canary_sets]
+            if args.canary_command == "show":
+                if args.name not in names:
+                    raise ConfigError(f"no canary set named {args.name!r} in [[canary_sets]]")
+                names = [args.name]
             with db.read() as s:
-                for cset in settings.canary_sets:
-                    set_id = repo.latest_canary_set(s, cset.name)
-                    n = len(repo.canary_items(s, set_id)) if set_id is not None else 0
-                    print(f"{cset.name}: " + (f"version id {set_id}, {n} items" if set_id
-                                              else "not imported yet"))
+                runs = repo.latest_canary_runs(s)
+                for name in names:
+                    set_id = repo.latest_canary_set(s, name)
+                    if set_id is None:
+                        print(f"{name}: not imported yet")
+                        continue
+                    items = repo.canary_items(s, set_id)
+                    kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
+                    print(f"{name}: version id {set_id}, {kinds['query']} queries, "
+                          f"{kinds['document']} documents")
+                    if args.canary_command == "show":
+                        for r in (r for r in runs if r.canary_set == name):
+                            quality = ", ".join(f"{k}={v:.3f}" for k, v in sorted(
+                                r.retrieval.items()) if k.startswith(("ndcg", "recall@10")))
+                            print(f"  {r.model}/{r.version}: {r.verdict} at "
+                                  f"{r.created_at.isoformat()} min cos {r.min_cosine:.5f} "
+                                  f"mean {r.mean_cosine:.5f} {quality}")
     finally:
         db.dispose()
     return 0
+
+
+def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
+    from monitor.canary_runs import rebaseline
+    from monitor.jobs import JobContext
+
+    ctx = JobContext(settings=settings, db=db)
+    try:
+        out = rebaseline(ctx, args.model, args.set, reason=args.reason,
+                         by=args.by or os.environ.get("USER") or "cli")
+    finally:
+        ctx.close()
+    print(f"new baseline {out['baseline_id']} for {args.model} ({out['model_version']}) on "
+          f"{args.set}; endpoint noise floor {out['noise_floor']:.6f}")
+    return 0
+
+
+def cmd_migrate_check(args: argparse.Namespace) -> int:
+    from monitor.canary_runs import format_migrate_check, migrate_check
+    from monitor.jobs import JobContext
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    ctx = JobContext(settings=settings, db=db)
+    try:
+        check_revision(db)
+        doc = migrate_check(ctx, args.from_model, args.to_model, args.set, seed=args.seed)
+    finally:
+        ctx.close()
+        db.dispose()
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(format_migrate_check(doc))
+    return 0 if doc["verdict"] == "ready" else 1
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -280,11 +336,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir) if args.dir else None, serve=args.serve, listen=args.listen)
 
 
-def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+def _delegate(module: str, function: str = "main") -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        result: int = importlib.import_module(module).main(args.rest)
+        result: int = getattr(importlib.import_module(module), function)(args.rest)
         return result
 
     return run
@@ -350,6 +406,35 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(ksub.add_parser("import", help="import the configured canary sets")).set_defaults(
         func=cmd_canary)
     with_config(ksub.add_parser("list", help="list canary sets")).set_defaults(func=cmd_canary)
+    k = with_config(ksub.add_parser("show", help="a canary set's latest runs per model version"))
+    k.add_argument("name")
+    k.set_defaults(func=cmd_canary)
+    k = with_config(ksub.add_parser("rebaseline", help="replace a model version's baseline"))
+    k.add_argument("--model", required=True)
+    k.add_argument("--set", required=True)
+    k.add_argument("--reason", required=True, help="why (stored with the baseline)")
+    k.add_argument("--by", help="who (default $USER)")
+    k.set_defaults(func=cmd_canary)
+    k = ksub.add_parser("diff", help="compare two aligned .npy embeddings of a canary set",
+                        add_help=False)
+    k.add_argument("rest", nargs=argparse.REMAINDER)
+    k.set_defaults(func=_delegate("monitor.offline", "canary_diff_main"))
+
+    p = sub.add_parser("retrieval", help="retrieval metrics")
+    rsub = p.add_subparsers(dest="retrieval_command", required=True, metavar="ACTION")
+    r = rsub.add_parser("eval", help="recall/nDCG/MRR/MAP of .npy embeddings on qrels",
+                        add_help=False)
+    r.add_argument("rest", nargs=argparse.REMAINDER)
+    r.set_defaults(func=_delegate("monitor.offline", "retrieval_eval_main"))
+
+    p = with_config(sub.add_parser("migrate-check", help="is a candidate model ready to "
+                                   "replace the current one? (exit 0 ready, 1 not ready)"))
+    p.add_argument("--from", dest="from_model", required=True, help="the serving model")
+    p.add_argument("--to", dest="to_model", required=True, help="the candidate model")
+    p.add_argument("--set", required=True, help="a canary set with qrels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_migrate_check)
 
     p = sub.add_parser("alerts", help="alerts: list, silence, acknowledge, test a sink")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")

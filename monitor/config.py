@@ -26,7 +26,9 @@ __all__ = [
     "CanarySetSettings",
     "DatabaseSettings",
     "DriftSettings",
+    "MigrationSettings",
     "ModelSettings",
+    "PolicyRuleSettings",
     "RuleSettings",
     "SamplingSettings",
     "ScheduleSettings",
@@ -164,6 +166,30 @@ class CanarySetSettings:
     qrels: str = _doc("optional relevance judgements (TREC qrels)", "")
     min_cosine: float = _doc("per-item cosine below which an item counts as changed", 0.999)
     baseline_repeats: int = _doc("embeddings made at baseline to measure endpoint noise", 3)
+    ks: list[int] = _doc("cut-offs of recall@k, nDCG@k, MRR@k... on the qrels",
+                         default_factory=lambda: [1, 5, 10])
+    score_cutoffs: list[float] = _doc("absolute cosine cut-offs whose top-1 pass rate is "
+                                      "tracked (RAG retrieval thresholds)",
+                                      default_factory=lambda: [0.3, 0.5, 0.7])
+    matryoshka_dims: list[int] = _doc("also evaluate retrieval on these prefix lengths",
+                                      default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicyRuleSettings:
+    metric: str = _doc("retrieval measure, e.g. 'ndcg@10'")
+    max_drop: float = _doc("the 95 % CI lower bound of candidate - current must be >= "
+                           "-max_drop", 0.01)
+
+
+@dataclass(frozen=True)
+class MigrationSettings:
+    policy: list[PolicyRuleSettings] = _doc(
+        "rules a candidate must pass to be 'ready' (default: nDCG@10 and recall@10 may "
+        "not drop by more than 0.01)", default_factory=list)
+    corpus_documents: int = _doc("documents in the production corpus, for the re-embed "
+                                 "cost and time estimate", 0)
+    corpus_mean_tokens: float = _doc("mean tokens per corpus document", 300.0)
 
 
 @dataclass(frozen=True)
@@ -330,6 +356,8 @@ class Settings:
     drift: DriftSettings = _doc("drift runs", default_factory=DriftSettings)
     schedule: ScheduleSettings = _doc("job intervals", default_factory=ScheduleSettings)
     alerts: AlertSettings = _doc("alerting", default_factory=AlertSettings)
+    migration: MigrationSettings = _doc("blue-green checks ('driftmon migrate-check')",
+                                        default_factory=MigrationSettings)
 
     def model(self, name: str) -> ModelSettings:
         for m in self.models:

@@ -29,6 +29,7 @@ import numpy as np
 
 from monitor.alerting.webhook import verify_signature
 from monitor.app import Agent
+from monitor.canary_runs import format_migrate_check, migrate_check
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set, queries, write_queries
@@ -57,6 +58,14 @@ name = "demo"
 provider = "hash"
 dimensions = 256
 
+[[models]]                 # a candidate for a blue-green switch: evaluated, not monitored
+name = "candidate"
+provider = "hash"
+dimensions = 384
+seed = 11
+price_per_million_tokens = 0.02
+active = false
+
 [[canary_sets]]
 name = "core"
 path = "canary.jsonl"
@@ -71,6 +80,10 @@ time_field = "ts"
 [sampling]
 window = "1h"
 max_per_window = 300
+
+[migration]
+corpus_documents = 2000000
+corpus_mean_tokens = 220
 
 [drift]
 reference = "rolling:6h"
@@ -198,6 +211,15 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     for c in grew[:2]:
         print(f"  reference cluster {c['cluster']} grew x{c['ratio']:.1f}, "
               f"e.g. {c.get('examples', [])[:2]}")
+    first = report["reference"][0]["canary"] or {}
+    changed = report["model change"][0]["canary"] or {}
+    quality = first.get("retrieval", {})
+    print(f"\nCanary retrieval quality of the demo model: nDCG@10 {quality.get('ndcg@10', 0):.3f}, "
+          f"recall@10 {quality.get('recall@10', 0):.3f}. During the silent change its own "
+          f"nDCG@10 stayed {changed.get('retrieval', {}).get('ndcg@10', 0):.3f}, but only "
+          f"{changed.get('topk_overlap') or 0:.0%} of the top-10 results on the existing index "
+          "survived.")
+    print("\n" + format_migrate_check(migrate_check(agent.ctx, "demo", "candidate", "core")))
     body = agent.routes()["/metrics"](Request("GET", "/metrics", "", {}, b"")).body.decode()
     shown = [ln for ln in body.splitlines() if ln.startswith(
         ("driftmon_drift_detected", "driftmon_canary_min_cosine", "driftmon_alerts_active"))]

@@ -86,16 +86,20 @@ def write_queries(path: Path, texts: Sequence[str], start: datetime, span: timed
 
 def canary_set(rng: np.random.Generator, per_topic: int = 6) -> tuple[list[dict[str, str]],
                                                                       list[str]]:
-    """Canary items (queries and one help article per query) and their TREC qrels lines."""
+    """Canary queries, one help article per query, and their TREC qrels lines.
+
+    An article answers its query's template with other slot values (another
+    product, city or month), so retrieval must generalise rather than match text.
+    """
     items: list[dict[str, str]] = []
     qrels: list[str] = []
     for topic, templates in TOPICS.items():
         for i in range(per_topic):
-            text = _fill(templates[i % len(templates)], rng)
+            template = templates[i % len(templates)]
             qid, did = f"q-{topic}-{i}", f"d-{topic}-{i}"
-            items.append({"id": qid, "kind": "query", "text": text})
+            items.append({"id": qid, "kind": "query", "text": _fill(template, rng)})
             items.append({"id": did, "kind": "document",
-                          "text": f"Help article ({topic}): {text}. Step by step answer with "
-                                  f"links to the {topic} pages."})
+                          "text": f"Help article: {_fill(template, rng)}. Step by step answer "
+                                  f"with links to the {topic} pages."})
             qrels.append(f"{qid} 0 {did} 1")
     return items, qrels

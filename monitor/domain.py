@@ -63,6 +63,7 @@ class CanaryRunRecord:
     share_below: float
     norm_ratio: float
     tolerance: float
+    retrieval: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from monitor.config import (
 from monitor.errors import InsufficientDataError, MonitorError, ProviderError
 from monitor.logctx import CURRENT_JOB
 from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
-from monitor.stats.canary import compare_to_baseline, noise_floor
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database
@@ -185,74 +184,10 @@ def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.E
             log.warning("could not renew the lease of run %d: %s", run_id, exc)
 
 
-# --------------------------------------------------------------------------- canaries
-
-
 def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
-    """Re-embed every canary set with every model and compare with its baseline."""
-    from monitor.canaries import read_canary_set
+    from monitor.canary_runs import run_canaries
 
-    if not ctx.settings.canary_sets:
-        raise Skip("no [[canary_sets]] configured")
-    now = ctx.clock.now()
-    done = 0
-    details: dict[str, Any] = {}
-    sets = [(c, read_canary_set(c.path, c.qrels)) for c in ctx.settings.canary_sets]
-    for model in ctx.models(only):
-        for cset, (items, qrels) in sets:
-            with ctx.db.transaction() as s:
-                set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
-                mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
-                records = repo.canary_items(s, set_id)
-                baseline = repo.current_baseline(s, set_id, mv.id)
-            repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
-            embedded = [_embed_items(ctx, model, records) for _ in range(repeats)]
-            key = f"{model.name}/{cset.name}"
-            with ctx.db.transaction() as s:
-                if baseline is None:
-                    floor = noise_floor(embedded)
-                    baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
-                                                     embedded[0], floor, now)
-                    # the last repeat is this version's first canary observation
-                    vectors, current = embedded[0], embedded[-1]
-                else:
-                    baseline_id, floor, vectors = baseline
-                    current = embedded[0]
-                cmp = compare_to_baseline(vectors, current, floor=floor,
-                                          min_cosine=cset.min_cosine)
-                run_id = repo.save_canary_run(
-                    s, set_id=set_id, model_version_id=mv.id, baseline_id=baseline_id,
-                    created_at=now, verdict=cmp.verdict, n_items=cmp.n_items,
-                    min_cosine=cmp.min_cosine, p01_cosine=cmp.p01_cosine,
-                    mean_cosine=cmp.mean_cosine, share_below=cmp.share_below,
-                    norm_ratio=cmp.norm_ratio, dim_baseline=cmp.dim_baseline,
-                    dim_current=cmp.dim_current, tolerance=cmp.tolerance,
-                    details={"reasons": list(cmp.reasons), "baseline_created": baseline is None,
-                             "noise_floor": floor})
-                details[key] = {"verdict": cmp.verdict, "min_cosine": cmp.min_cosine,
-                                "mean_cosine": cmp.mean_cosine, "run_id": run_id,
-                                "baseline_created": baseline is None,
-                                "reasons": list(cmp.reasons)}
-                evaluate_alerts(ctx, s)
-            done += 1
-    return done, details
-
-
-def _embed_items(ctx: JobContext, model: ModelSettings, records: list[Any]) -> np.ndarray:
-    out: np.ndarray | None = None
-    for kind in ("query", "document"):
-        idx = [i for i, r in enumerate(records) if r.kind == kind]
-        if not idx:
-            continue
-        result = ctx.embed(model, [records[i].text for i in idx], kind)
-        if result.failed:
-            raise ProviderError(f"{len(result.failed)} canary items failed to embed; "
-                                "a canary run needs every item")
-        if out is None:
-            out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
-        out[idx] = result.vectors
-    assert out is not None
-    return out
+    return run_canaries(ctx, only)
 
 
 # --------------------------------------------------------------------------- drift

@@ -73,6 +73,10 @@ CATALOGUE: dict[str, tuple[str, list[str], str]] = {
                                          "changed"),
     "driftmon_canary_last_run_timestamp_seconds": ("gauge", [*_MV, "canary_set"],
                                                    "When the latest canary run ran"),
+    "driftmon_retrieval_metric": ("gauge", [*_MV, "canary_set", "metric"],
+                                  "Latest retrieval quality on the canary judgements "
+                                  "(recall@k, ndcg@k, mrr@k, map, top-1 score quantiles and "
+                                  "cut-off pass rates, top-10 overlap on a stale index)"),
     "driftmon_job_last_success_timestamp_seconds": ("gauge", ["job"],
                                                     "When each job last succeeded"),
     "driftmon_job_last_duration_seconds": ("gauge", ["job"],
@@ -153,6 +157,8 @@ class DriftCollector(Collector):
             for state in states:
                 add("driftmon_canary_verdict", [*labels, state], float(c.verdict == state))
             add("driftmon_canary_last_run_timestamp_seconds", labels, _ts(c.created_at))
+            for metric, value in sorted(c.retrieval.items()):
+                add("driftmon_retrieval_metric", [*labels, metric], value)
         for j in snap.jobs:
             if j.last_success_at is not None:
                 add("driftmon_job_last_success_timestamp_seconds", [j.job], _ts(j.last_success_at))

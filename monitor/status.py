@@ -27,7 +27,8 @@ def status_document(snap: Snapshot, now: datetime) -> dict[str, Any]:
         if entry is not None:
             entry["canary"][c.canary_set] = {
                 "verdict": c.verdict, "min_cosine": c.min_cosine, "mean_cosine": c.mean_cosine,
-                "norm_ratio": c.norm_ratio, "at": _iso(c.created_at)}
+                "norm_ratio": c.norm_ratio, "at": _iso(c.created_at),
+                "retrieval": c.retrieval}
     for d in snap.drift_runs:
         entry = versions.get((d.model, d.version))
         if entry is not None:

@@ -26,9 +26,11 @@ from monitor.storage.schema import (
     CanarySet,
     DriftMetric,
     DriftRun,
+    MigrateCheck,
     ModelVersion,
     QueryEmbedding,
     QuerySample,
+    RetrievalMetric,
     SampleWindow,
     SourceCounter,
     SourcePosition,
@@ -51,7 +53,10 @@ __all__ = [
     "save_baseline",
     "save_canary_run",
     "save_drift_run",
+    "retrieval_for_runs",
+    "save_migrate_check",
     "save_query_embeddings",
+    "save_retrieval_metrics",
     "set_position",
     "window_embeddings",
 ]
@@ -193,18 +198,23 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(ModelVersion.active.is_(True))
         .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())).all()
-    out: list[CanaryRunRecord] = []
+    picked: list[tuple[CanaryRun, str, str, str]] = []
     counts: dict[tuple[str, str, str], int] = {}
     for run, model, version, set_name in rows:
         key = (model, version, set_name)
         if counts.get(key, 0) >= limit_per_key:
             continue
         counts[key] = counts.get(key, 0) + 1
+        picked.append((run, model, version, set_name))
+    quality = retrieval_for_runs(session, [r.id for r, _, _, _ in picked])
+    out: list[CanaryRunRecord] = []
+    for run, model, version, set_name in picked:
         out.append(CanaryRunRecord(
             id=run.id, model=model, version=version, canary_set=set_name,
             created_at=as_utc(run.created_at), verdict=run.verdict,
             min_cosine=run.min_cosine, mean_cosine=run.mean_cosine, p01_cosine=run.p01_cosine,
-            share_below=run.share_below, norm_ratio=run.norm_ratio, tolerance=run.tolerance))
+            share_below=run.share_below, norm_ratio=run.norm_ratio, tolerance=run.tolerance,
+            retrieval=quality.get(run.id, {})))
     return out
 
 
@@ -385,3 +395,43 @@ def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[Drif
                            verdict=r.verdict, n_ref=r.n_ref, n_cur=r.n_cur, tests=tests[r.id],
                            explanation=r.explanation)
             for r, model, version in picked]
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+def save_retrieval_metrics(session: Session, run_id: int,
+                           rows: Iterable[tuple[str, int, float]]) -> None:
+    """Store (metric, dims, value) rows of one canary run."""
+    session.add_all(RetrievalMetric(canary_run_id=run_id, metric=m, dims=d, value=v)
+                    for m, d, v in rows)
+    session.flush()
+
+
+def retrieval_for_runs(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+    """run id -> {metric: value} at each run's full dimension (the largest ``dims``)."""
+    out: dict[int, dict[str, float]] = {}
+    if not run_ids:
+        return out
+    rows = session.execute(select(RetrievalMetric.canary_run_id, RetrievalMetric.metric,
+                                  RetrievalMetric.dims, RetrievalMetric.value)
+                           .where(RetrievalMetric.canary_run_id.in_(run_ids))).all()
+    full: dict[int, int] = {}
+    for run_id, _, dims, _ in rows:
+        full[run_id] = max(full.get(run_id, 0), dims)
+    for run_id, metric, dims, value in rows:
+        if dims == full[run_id]:
+            out.setdefault(run_id, {})[metric] = value
+    return out
+
+
+def save_migrate_check(session: Session, **values: Any) -> int:
+    check = MigrateCheck(**values)
+    session.add(check)
+    session.flush()
+    return check.id
+
+
+def model_version_by_id(session: Session, mv_id: int) -> ModelVersionRef | None:
+    mv = session.get(ModelVersion, mv_id)
+    return _ref(mv) if mv is not None else None

@@ -35,13 +35,16 @@ __all__ = [
     "DriftMetric",
     "DriftRun",
     "JobRun",
+    "MigrateCheck",
     "ModelVersion",
     "QueryEmbedding",
     "QuerySample",
+    "RetrievalMetric",
     "SampleWindow",
     "Silence",
     "SourceCounter",
     "SourcePosition",
+    "SourceWatermark",
 ]
 
 NAMING = {
@@ -168,6 +171,34 @@ class CanaryRun(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class RetrievalMetric(Base):
+    """One retrieval measure of a canary run (long format), at a vector prefix length."""
+
+    __tablename__ = "retrieval_metrics"
+    __table_args__ = (UniqueConstraint("canary_run_id", "metric", "dims"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    canary_run_id: Mapped[int] = mapped_column(ForeignKey("canary_runs.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(64))  # "ndcg@10", "map", "top1_median", ...
+    dims: Mapped[int] = mapped_column(Integer)  # the full dimension, or a Matryoshka prefix
+    value: Mapped[float] = mapped_column(Float)
+
+
+class MigrateCheck(Base):
+    """A blue-green comparison of two model versions on a canary set."""
+
+    __tablename__ = "migrate_checks"
+    __table_args__ = (Index(None, "from_version_id", "to_version_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    set_id: Mapped[int] = mapped_column(ForeignKey("canary_sets.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    verdict: Mapped[str] = mapped_column(String(16))  # ready | not_ready
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class SourcePosition(Base):
     """Where a file source stopped reading, so a restart neither re-reads nor skips."""
 
@@ -180,6 +211,8 @@ class SourcePosition(Base):
     inode: Mapped[int] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(TS)
+    # "<n>:<sha256 of the file's first n bytes>": tells a reused inode from the file read
+    fingerprint: Mapped[str | None] = mapped_column(String(80))
 
 
 class SourceCounter(Base):
@@ -195,16 +228,17 @@ class SourceCounter(Base):
 
 
 class SampleWindow(Base):
-    """Reservoir state of one source in one window: how many records it has seen."""
+    """Reservoir state of one source (and stratum) in one window: records seen and kept."""
 
     __tablename__ = "sample_windows"
-    __table_args__ = (UniqueConstraint("source", "window_start"),)
+    __table_args__ = (UniqueConstraint("source", "window_start", "stratum"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
     window_start: Mapped[datetime] = mapped_column(TS)
     seen: Mapped[int] = mapped_column(BigInteger, default=0)
     kept: Mapped[int] = mapped_column(Integer, default=0)
+    stratum: Mapped[str] = mapped_column(String(200), default="")  # "" = not stratified
 
 
 class QuerySample(Base):
@@ -223,6 +257,7 @@ class QuerySample(Base):
     event_time: Mapped[datetime] = mapped_column(TS)
     text_hash: Mapped[str] = mapped_column(String(64))
     text: Mapped[str | None] = mapped_column(Text)  # redacted; NULL when store_text = false
+    meta: Mapped[dict[str, str] | None] = mapped_column(JSON)  # the source's metadata_fields
 
 
 class QueryEmbedding(Base):
@@ -351,3 +386,14 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     slot_start: Mapped[datetime | None] = mapped_column(TS)  # NULL for manual runs
     lease_until: Mapped[datetime | None] = mapped_column(TS)
+
+
+class SourceWatermark(Base):
+    """How far a SQL source has read: the last watermark value, tagged with its type."""
+
+    __tablename__ = "source_watermarks"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TS)

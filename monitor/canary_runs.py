@@ -1,0 +1,272 @@
+"""Canary runs: re-embed each canary set with each model version and compare with its baseline.
+
+Also the retrieval quality of each version on the set's judgements, the rank-level
+agreement with the baseline, re-baselining on request, and blue-green comparison
+of two versions (``driftmon migrate-check``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from monitor.canaries import read_canary_set
+from monitor.config import CanarySetSettings, ModelSettings
+from monitor.domain import CanaryItemRecord
+from monitor.errors import ConfigError, ProviderError
+from monitor.stats import retrieval
+from monitor.stats.canary import compare_to_baseline, noise_floor
+from monitor.storage import repository as repo
+
+if TYPE_CHECKING:
+    from monitor.jobs import JobContext
+
+__all__ = ["format_migrate_check", "migrate_check", "rebaseline", "run_canaries"]
+
+#: the k of the rank-level agreement between a canary run and its baseline
+OVERLAP_K = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray  # (n items, d) in item order
+    identity: dict[str, str]
+
+
+def embed_items(ctx: JobContext, model: ModelSettings,
+                records: list[CanaryItemRecord]) -> Embedded:
+    """Every canary item embedded by ``model`` (queries and documents with their prefixes)."""
+    out: np.ndarray | None = None
+    identity: dict[str, str] = {}
+    for kind in ("query", "document"):
+        idx = [i for i, r in enumerate(records) if r.kind == kind]
+        if not idx:
+            continue
+        result = ctx.embed(model, [records[i].text for i in idx], kind)
+        if result.failed:
+            raise ProviderError(f"{len(result.failed)} canary items failed to embed; "
+                                "a canary run needs every item")
+        if out is None:
+            out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
+        out[idx] = result.vectors
+        identity.update(result.identity)
+    assert out is not None
+    return Embedded(out, identity)
+
+
+def _split(records: list[CanaryItemRecord], vectors: np.ndarray,
+           ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    q = [i for i, r in enumerate(records) if r.kind == "query"]
+    d = [i for i, r in enumerate(records) if r.kind == "document"]
+    return ([records[i].key for i in q], vectors[q], [records[i].key for i in d], vectors[d])
+
+
+def _qrels(qrels: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for q, d, rel in qrels:
+        out.setdefault(q, {})[d] = rel
+    return out
+
+
+def topk_overlap(records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray,
+                 k: int = OVERLAP_K) -> float | None:
+    """Mean top-k Jaccard overlap: baseline queries vs current queries, on baseline documents.
+
+    This is what users of an index built with the baseline see: their documents keep
+    the old vectors while new queries get the current ones. A rotation or a
+    different model of the same dimension collapses it even when every in-model
+    distance is preserved. None when the dimension changed (nothing to search).
+    """
+    qids, qb, dids, db = _split(records, baseline)
+    _, qc, _, _ = _split(records, current)
+    if not qids or not dids or baseline.shape[1] != current.shape[1]:
+        return None
+    k = min(k, len(dids))
+    ib, _ = retrieval.search(qb, db, k)
+    ic, _ = retrieval.search(qc, db, k)
+    scores = [len(set(a) & set(b)) / len(set(a) | set(b)) for a, b in zip(ib, ic, strict=True)]
+    return float(np.mean(scores))
+
+
+def retrieval_rows(cset: CanarySetSettings, records: list[CanaryItemRecord],
+                   vectors: np.ndarray, qrels: list[tuple[str, str, int]],
+                   ) -> tuple[list[tuple[str, int, float]], dict[str, Any]]:
+    """(metric, dims, value) rows for the DB and a summary, on the set's judgements."""
+    qids, qv, dids, dv = _split(records, vectors)
+    if not qids or not dids:
+        return [], {}
+    full = vectors.shape[1]
+    rows: list[tuple[str, int, float]] = []
+    summary: dict[str, Any] = {}
+    judged = _qrels(qrels)
+    if judged:
+        dims = [m for m in cset.matryoshka_dims if m < full]
+        results = (retrieval.matryoshka(qv, dv, qids, dids, judged, dims=dims, ks=cset.ks,
+                                        cutoffs=cset.score_cutoffs) if dims else
+                   {full: retrieval.evaluate(qv, dv, qids, dids, judged, ks=cset.ks,
+                                             cutoffs=cset.score_cutoffs)})
+        for m, res in results.items():
+            rows += [(name, m, float(v)) for name, v in res.metrics.items()]
+        summary = dict(results[full].metrics)
+    k = min(max(cset.ks), len(dids))
+    _, top = retrieval.search(qv, dv, k)
+    scores = retrieval.score_stats(top, k=k, cutoffs=cset.score_cutoffs)
+    rows += [("top1_median", full, scores.top1.median), ("top1_p05", full, scores.top1.p05),
+             (f"top{scores.k}_median", full, scores.topk.median)]
+    rows += [(f"top1_pass@{c}", full, v) for c, v in scores.pass_rates.items()]
+    summary["top1_median"] = scores.top1.median
+    return rows, summary
+
+
+def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
+    """The canary job: every model version on every canary set."""
+    from monitor.jobs import Skip, evaluate_alerts
+
+    if not ctx.settings.canary_sets:
+        raise Skip("no [[canary_sets]] configured")
+    now = ctx.clock.now()
+    done = 0
+    details: dict[str, Any] = {}
+    sets = [(c, read_canary_set(c.path, c.qrels)) for c in ctx.settings.canary_sets]
+    for model in ctx.models(only):
+        for cset, (items, qrels) in sets:
+            with ctx.db.transaction() as s:
+                set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+                mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+                records = repo.canary_items(s, set_id)
+                baseline = repo.current_baseline(s, set_id, mv.id)
+            repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
+            embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
+            current = embedded[-1]
+            overlap = None
+            rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
+            with ctx.db.transaction() as s:
+                if baseline is None:
+                    floor = noise_floor([e.vectors for e in embedded])
+                    baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
+                                                     embedded[0].vectors, floor, now)
+                    vectors = embedded[0].vectors  # the last repeat is the first observation
+                else:
+                    baseline_id, floor, vectors = baseline
+                cmp = compare_to_baseline(vectors, current.vectors, floor=floor,
+                                          min_cosine=cset.min_cosine)
+                overlap = topk_overlap(records, vectors, current.vectors)
+                run_id = repo.save_canary_run(
+                    s, set_id=set_id, model_version_id=mv.id, baseline_id=baseline_id,
+                    created_at=now, verdict=cmp.verdict, n_items=cmp.n_items,
+                    min_cosine=cmp.min_cosine, p01_cosine=cmp.p01_cosine,
+                    mean_cosine=cmp.mean_cosine, share_below=cmp.share_below,
+                    norm_ratio=cmp.norm_ratio, dim_baseline=cmp.dim_baseline,
+                    dim_current=cmp.dim_current, tolerance=cmp.tolerance,
+                    details={"reasons": list(cmp.reasons), "baseline_created": baseline is None,
+                             "noise_floor": floor, "identity": current.identity,
+                             f"top{OVERLAP_K}_overlap_stale_index": overlap})
+                if overlap is not None:
+                    rows.append((f"top{OVERLAP_K}_overlap_stale_index",
+                                 current.vectors.shape[1], overlap))
+                repo.save_retrieval_metrics(s, run_id, rows)
+                details[f"{model.name}/{cset.name}"] = {
+                    "verdict": cmp.verdict, "min_cosine": cmp.min_cosine,
+                    "mean_cosine": cmp.mean_cosine, "run_id": run_id,
+                    "baseline_created": baseline is None, "reasons": list(cmp.reasons),
+                    "topk_overlap": overlap, "retrieval": quality,
+                    "identity": current.identity}
+                evaluate_alerts(ctx, s)
+            done += 1
+    return done, details
+
+
+def _find_set(ctx: JobContext, name: str) -> CanarySetSettings:
+    for cset in ctx.settings.canary_sets:
+        if cset.name == name:
+            return cset
+    raise ConfigError(f"no canary set named {name!r} in [[canary_sets]]")
+
+
+def rebaseline(ctx: JobContext, model_name: str, set_name: str, *, reason: str,
+               by: str) -> dict[str, Any]:
+    """Replace a model version's baseline of a set with a fresh embedding, recording why."""
+    model = ctx.settings.model(model_name)
+    cset = _find_set(ctx, set_name)
+    items, qrels = read_canary_set(cset.path, cset.qrels)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as s:
+        set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+        mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+        records = repo.canary_items(s, set_id)
+    embedded = [embed_items(ctx, model, records) for _ in range(max(cset.baseline_repeats, 1))]
+    floor = noise_floor([e.vectors for e in embedded])
+    with ctx.db.transaction() as s:
+        baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
+                                         embedded[0].vectors, floor, now, reason=reason,
+                                         created_by=by)
+    return {"baseline_id": baseline_id, "model_version": mv.version, "noise_floor": floor}
+
+
+def migrate_check(ctx: JobContext, from_name: str, to_name: str, set_name: str,
+                  *, seed: int = 0) -> dict[str, Any]:
+    """Compare candidate ``to`` with serving ``from`` on a labelled canary set; store it."""
+    from monitor.stats import crossmodel
+
+    cset = _find_set(ctx, set_name)
+    items, qrels = read_canary_set(cset.path, cset.qrels)
+    if not qrels:
+        raise ConfigError(f"canary set {set_name!r} has no qrels; migrate-check compares "
+                          "retrieval quality and needs judgements")
+    a_model, b_model = ctx.settings.model(from_name), ctx.settings.model(to_name)
+    now = ctx.clock.now()
+    with ctx.db.transaction() as s:
+        set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+        a = repo.ensure_model_version(s, a_model.name, dataclasses.asdict(a_model), now)
+        b = repo.ensure_model_version(s, b_model.name, dataclasses.asdict(b_model), now)
+        records = repo.canary_items(s, set_id)
+    ea = embed_items(ctx, a_model, records)
+    started = time.perf_counter()
+    eb = embed_items(ctx, b_model, records)
+    throughput = len(records) / max(time.perf_counter() - started, 1e-6)
+    qids, qa, dids, da = _split(records, ea.vectors)
+    _, qb, _, db = _split(records, eb.vectors)
+    policy = [dataclasses.asdict(r) for r in ctx.settings.migration.policy] or None
+    result = crossmodel.compare_models(qa, da, qb, db, qids, dids, _qrels(qrels), ks=cset.ks,
+                                       policy=policy, seed=seed)
+    doc = result.to_dict()
+    mig = ctx.settings.migration
+    if mig.corpus_documents > 0:
+        estimate = crossmodel.reembed_estimate(
+            n_documents=mig.corpus_documents, mean_tokens=mig.corpus_mean_tokens,
+            price_per_million_tokens=b_model.price_per_million_tokens,
+            texts_per_second=throughput)
+        doc["reembed"] = estimate.to_dict()
+    doc["throughput_texts_per_second"] = throughput
+    doc["from"] = {"model": a.model, "model_version": a.version}
+    doc["to"] = {"model": b.model, "model_version": b.version}
+    with ctx.db.transaction() as s:
+        check_id = repo.save_migrate_check(s, from_version_id=a.id, to_version_id=b.id,
+                                           set_id=set_id, created_at=now,
+                                           verdict=str(doc["verdict"]), result=doc)
+    doc["id"] = check_id
+    return doc
+
+
+def format_migrate_check(doc: dict[str, Any]) -> str:
+    """A terminal summary of :func:`migrate_check`'s result."""
+    a, b = doc["from"], doc["to"]
+    lines = [f"migrate-check {a['model']} ({a['model_version']}) -> {b['model']} "
+             f"({b['model_version']}): {doc['verdict'].upper()}"]
+    for reason in doc.get("reasons", []):
+        lines.append(f"  reason: {reason}")
+    lines.append(f"  {'metric':12} {'current':>8} {'candidate':>9} {'delta':>8}  95% CI")
+    for name, d in sorted(doc.get("deltas", {}).items()):
+        if name in ("ndcg@10", "recall@10", "mrr@10", "map"):
+            lines.append(f"  {name:12} {d['mean_a']:8.4f} {d['mean_b']:9.4f} "
+                         f"{d['delta']:+8.4f}  [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]")
+    lines.append(f"  linear CKA {doc['cka']:.4f}; top-{doc['k_overlap']} Jaccard (median) "
+                 f"{doc['jaccard']['median']:.3f}; RBO (median) {doc['rbo']['median']:.3f}")
+    if "reembed" in doc:
+        r = doc["reembed"]
+        lines.append(f"  re-embedding {r['n_documents']} documents: ~{r['cost']:.2f} at the "
+                     f"configured price, ~{r['hours']:.1f} h at the measured throughput")
+    return "\n".join(lines)
