@@ -199,6 +199,9 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     report["model change"] = [cycle("silent model change", 0.0)]
     agent.ctx.providers[model.name] = build_provider(model)  # the provider rolls back
     report["rolled back"] = [cycle("provider rolled back", 0.0)]
+    agent.ctx.providers[model.name] = build_provider(dataclasses.replace(model,
+                                                                         variant="quantized"))
+    report["changed again"] = [cycle("int8 re-deployment", 0.0)]
 
     explained = [(r["drift"] or {}).get("explanation") or {} for r in report["drift"]]
     explanation = max(explained, key=lambda e: len(e.get("emerging") or []))
@@ -260,6 +263,8 @@ def _check(report: dict[str, list[dict[str, Any]]], delivered: int) -> bool:
                 if a["event"] == "resolved"]
     if "EmbeddingSilentModelChange" not in resolved:
         problems.append("the model-change alert did not resolve after the rollback")
+    if (report["changed again"][0]["canary"] or {}).get("verdict") != "changed":
+        problems.append("the int8 re-deployment was not detected")
     for p in problems:
         print(f"demo: UNEXPECTED: {p}")
     return not problems

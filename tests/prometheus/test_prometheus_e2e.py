@@ -92,8 +92,8 @@ def _overview_value(url: str, title: str) -> float:
 
 
 def test_verdict_panels_encode_what_the_demo_ended_with(prometheus: str) -> None:
-    """The demo ends with a drifted run and a changed canary: the mapped values say so."""
-    assert _overview_value(prometheus, "Query drift verdict") == 1  # DRIFT
+    """The demo ends with an undrifted run and a changed canary: the mapped values say so."""
+    assert _overview_value(prometheus, "Query drift verdict") == 0  # NO DRIFT
     assert _overview_value(prometheus, "Canary verdict") == 2  # CHANGED
 
 

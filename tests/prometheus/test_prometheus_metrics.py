@@ -24,7 +24,7 @@ Labels = tuple[tuple[str, str], ...]
 
 def _canary(verdict: str, canary_set: str = "core") -> CanaryRunRecord:
     return CanaryRunRecord(1, "prod", "v1", canary_set, T, verdict, 0.2, 0.6, 0.3, 0.4, 1.0,
-                           0.998)
+                           0.998, retrieval={"ndcg@10": 0.8, "recall@10": 0.9})
 
 
 FULL = Snapshot(
