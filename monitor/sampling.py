@@ -368,10 +368,9 @@ def _vectors(ctx: JobContext, groups: list[_Group], mv_ids: dict[str, int],
                 if m.name not in it.vectors and it.text_hash not in known:
                     texts.setdefault(it.text_hash, it.text)
             pending = list(texts.items())
-            provider = ctx.provider(m)
             for start in range(0, len(pending), _EMBED_BATCH):
                 chunk = pending[start:start + _EMBED_BATCH]
-                embedded = provider.embed([t for _, t in chunk], "query")
+                embedded = ctx.embed(m, [t for _, t in chunk], "query")
                 for i in embedded.ok_indices:
                     known[chunk[int(i)][0]] = embedded.vectors[int(i)]
         for key, it in todo.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import SchemaMismatch, StorageError
@@ -46,15 +49,35 @@ def current_revision(db: Database) -> str | None:
                            f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
 
 
+@contextmanager
+def _migration_connection(db: Database) -> Iterator[Connection]:
+    """One transaction for a migration; on SQLite with foreign keys off around it.
+
+    Batch mode rebuilds a SQLite table by copying it and dropping the original;
+    with foreign keys on, dropping a parent table would cascade-delete its
+    children's rows. The pragma only takes effect outside a transaction.
+    """
+    with db.engine.connect() as conn:
+        sqlite = db.dialect == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                if db.dialect == "postgresql":  # replicas upgrading at once must not race
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7305392001)"))
+                yield conn
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
+
+
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Apply migrations up to ``revision``; returns (before, after)."""
     before = current_revision(db)
     cfg = alembic_config(db)
-    with db.engine.begin() as conn:
-        if db.dialect == "postgresql":  # replicas upgrading at once must not race
-            from sqlalchemy import text
-
-            conn.execute(text("SELECT pg_advisory_xact_lock(7305392001)"))
+    with _migration_connection(db) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     return before, current_revision(db) or ""
@@ -62,7 +85,7 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
 
 def downgrade(db: Database, revision: str) -> None:
     cfg = alembic_config(db)
-    with db.engine.begin() as conn:
+    with _migration_connection(db) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 
