@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,8 +29,12 @@ class InsufficientDataError(ValueError):
     """
 
 
-def as_matrix(x: ArrayLike, name: str) -> NDArray[np.float64]:
-    """Validate one sample and return it as a C-contiguous float64 matrix.
+def as_matrix(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
+    """Validate one sample and return it as a C-contiguous float matrix.
+
+    float32 input stays float32 and float64 stays float64 (no copy when already
+    C-contiguous); any other numeric dtype becomes float64. The result may be
+    the caller's own array: it is never written to.
 
     Parameters
     ----------
@@ -58,7 +63,8 @@ def as_matrix(x: ArrayLike, name: str) -> NDArray[np.float64]:
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one row and column")
-    out = np.ascontiguousarray(arr, dtype=np.float64)
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    out = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(out).all():
         bad = "NaN" if np.isnan(out).any() else "inf"
         raise ValueError(f"{name} contains {bad} values; every entry must be finite")
@@ -77,7 +83,7 @@ def as_pair(ref: ArrayLike, cur: ArrayLike) -> tuple[NDArray[np.float64], NDArra
 
     Returns
     -------
-    ref, cur : ndarray of float64
+    ref, cur : ndarray of float32 or float64
     """
     r = as_matrix(ref, "ref")
     c = as_matrix(cur, "cur")

@@ -208,7 +208,10 @@ class KernelMatrix:
         s_yy = self.total - 2.0 * t + q
         return q / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2.0 * (t - q) / (n * m)
 
-    def cross_mean(self, indicator: NDArray[np.bool_]) -> float:
-        """Mean uncentred entry between the two groups of one labelling (N, 1)."""
+    def observed(self, indicator: NDArray[np.bool_]) -> tuple[float, float]:
+        """``U`` of one labelling (N, 1) and its mean uncentred cross-group entry."""
         q, t = self._terms(indicator)
-        return float((t[0] - q[0]) / (self.n_ref * self.n_cur) + self.shift)
+        n, m = self.n_ref, self.n_cur
+        u = q[0] / (n * (n - 1)) + (self.total - 2.0 * t[0] + q[0]) / (m * (m - 1))
+        u -= 2.0 * (t[0] - q[0]) / (n * m)
+        return float(u), float((t[0] - q[0]) / (n * m) + self.shift)

@@ -96,11 +96,10 @@ def _compute(ws: Workspace) -> Neighbours:
     inv = ws.inv_norms.astype(ws.dtype)
     gram = ws.get("gram")
     if gram is not None:
-        # the Gram matrix is of the centred rows: z_i'z_j = y_i'y_j + y_i'mu + y_j'mu + mu'mu
+        # the Gram matrix is of the centred rows y = z - mu:
+        # z_i'z_j = y_i'y_j + h_i + h_j with h_i = y_i'mu + mu'mu / 2 = z_i'mu - mu'mu / 2
         mu = ws.mean
-        half = ((np.concatenate([ws.ref, ws.cur]) - mu) @ mu + 0.5 * float(mu @ mu)).astype(
-            ws.dtype
-        )
+        half = (ws.pooled @ mu.astype(ws.dtype) - 0.5 * float(mu @ mu)).astype(ws.dtype)
 
         def sims(rows: range) -> Any:
             lo, hi = rows.start, rows.stop
@@ -112,7 +111,7 @@ def _compute(ws: Workspace) -> Neighbours:
 
     else:
         unit = ws.unit
-        unit_ref_t = np.ascontiguousarray(unit[:n].T)
+        unit_ref_t = unit[:n].T  # a view: BLAS reads the transpose in place
 
         def sims(rows: range) -> Any:
             return unit[rows.start : rows.stop] @ unit_ref_t
@@ -147,5 +146,5 @@ def _compute(ws: Workspace) -> Neighbours:
 def gram_for_neighbours(ws: Workspace) -> None:
     """Compute and keep the centred pooled Gram matrix so neighbours and kernels share it."""
     if ws.single_stratum and not ws.has("gram"):
-        z = ws.centred
+        z = ws.centred_rows(np.arange(ws.n))
         ws.put("gram", z @ z.T)

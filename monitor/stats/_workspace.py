@@ -26,6 +26,7 @@ T = TypeVar("T")
 DEFAULT_MAX_BLOCK = 12_000
 #: Below this many pooled rows everything is computed in float64.
 _FLOAT64_BELOW = 2_048
+_ROWS = 2_048
 
 # Independent random streams, one per use, keyed with the user's seed.
 STREAM_STRATA = 11
@@ -101,30 +102,29 @@ class Workspace:
     @property
     def mean(self) -> NDArray[np.float64]:
         """Mean of the pooled rows (label-free), shape (d,)."""
-        return self.cached("mean", lambda: np.concatenate([self.ref, self.cur]).mean(axis=0))
+        return self.cached("mean", lambda: self.pooled.mean(axis=0, dtype=np.float64))
 
-    @property
-    def centred(self) -> NDArray[np.floating[Any]]:
-        """Pooled rows minus their mean, working dtype, shape (N, d).
+    def centred_rows(self, rows: NDArray[np.intp]) -> NDArray[np.floating[Any]]:
+        """Pooled ``rows`` minus the pooled mean, working dtype, shape (len(rows), d).
 
-        Distances are computed from the Gram matrix of these rows: centring
+        Distances are computed from the Gram matrix of centred rows: centring
         leaves distances unchanged and shrinks the norms, which keeps
         ``|x|² + |y|² - 2 x'y`` accurate (embeddings share a large mean direction).
         """
-
-        def make() -> NDArray[np.floating[Any]]:
-            z = np.concatenate([self.ref, self.cur]) - self.mean
-            return z.astype(self.dtype, copy=False)
-
-        return self.cached("centred", make)
+        z = self.pooled[rows]
+        z -= self.mean.astype(self.dtype)  # z is a fresh copy (fancy index or copy below)
+        return z
 
     @property
     def centred_sq_norms(self) -> NDArray[np.float64]:
-        """Squared norms of :attr:`centred` (from the float64 data), shape (N,)."""
+        """Squared norms of the centred pooled rows, in float64, shape (N,)."""
 
         def make() -> NDArray[np.float64]:
-            z = np.concatenate([self.ref, self.cur]) - self.mean
-            return np.einsum("ij,ij->i", z, z)
+            out = np.empty(self.n)
+            for lo in range(0, self.n, _ROWS):
+                c = self.pooled[lo : lo + _ROWS].astype(np.float64) - self.mean
+                out[lo : lo + _ROWS] = np.einsum("ij,ij->i", c, c)
+            return out
 
         return self.cached("centred_sq_norms", make)
 
@@ -133,10 +133,22 @@ class Workspace:
         """Squared Euclidean norms of the pooled rows, shape (N,)."""
 
         def make() -> NDArray[np.float64]:
-            z = np.concatenate([self.ref, self.cur])
-            return np.einsum("ij,ij->i", z, z)
+            out = np.empty(self.n)
+            for lo in range(0, self.n, _ROWS):  # chunks: no full float64 copy
+                block = self._rows(lo, lo + _ROWS).astype(np.float64)
+                out[lo : lo + block.shape[0]] = np.einsum("ij,ij->i", block, block)
+            return out
 
         return self.cached("sq_norms", make)
+
+    def _rows(self, lo: int, hi: int) -> NDArray[np.floating[Any]]:
+        """Pooled rows ``lo:hi`` from the validated inputs (full precision), no full copy."""
+        hi = min(hi, self.n)
+        if hi <= self.n_ref:
+            return self.ref[lo:hi]
+        if lo >= self.n_ref:
+            return self.cur[lo - self.n_ref : hi - self.n_ref]
+        return np.concatenate([self.ref[lo:], self.cur[: hi - self.n_ref]])
 
     @property
     def norms(self) -> NDArray[np.float64]:
@@ -162,8 +174,7 @@ class Workspace:
         """Pooled rows scaled to unit norm (zero rows stay zero), shape (N, d)."""
 
         def make() -> NDArray[np.floating[Any]]:
-            z = np.concatenate([self.ref, self.cur]) * self.inv_norms[:, None]
-            return z.astype(self.dtype, copy=False)
+            return self.pooled * self.inv_norms.astype(self.dtype)[:, None]
 
         return self.cached("unit", make)
 
@@ -179,16 +190,33 @@ class Workspace:
 
         def make() -> tuple[NDArray[np.intp], NDArray[np.intp]]:
             z = np.ascontiguousarray(self.pooled)
-            keys = z.view(np.dtype((np.void, z.dtype.itemsize * z.shape[1]))).ravel()
+            words = z.view(np.uint32 if z.dtype == np.float32 else np.uint64)
+            mult = self.rng(STREAM_SPLIT, 1).integers(
+                1, 2**63, size=words.shape[1], dtype=np.uint64
+            )
+            keys = np.zeros(self.n, dtype=np.uint64)
+            for lo in range(0, self.n, _ROWS):  # exact wrap-around integer hash of the bits
+                keys[lo : lo + _ROWS] = (words[lo : lo + _ROWS] * (mult | np.uint64(1))).sum(
+                    axis=1, dtype=np.uint64
+                )
             _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            inverse = inverse.ravel()
+            same = all(
+                (z[lo : lo + _ROWS] == z[first[inverse[lo : lo + _ROWS]]]).all()
+                for lo in range(0, self.n, _ROWS)
+            )
+            if not same:  # a hash collision: compare bytes instead
+                rows = z.view(np.dtype((np.void, z.dtype.itemsize * z.shape[1]))).ravel()
+                _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
             return first.astype(np.intp), inverse.astype(np.intp).ravel()
 
         return self.cached("distinct", make)
 
     def rowwise(self, func: Callable[[NDArray[Any]], NDArray[Any]]) -> NDArray[Any]:
-        """``func(pooled)`` evaluated on distinct rows only and broadcast back."""
+        """``func(pooled)`` evaluated on distinct rows only (in chunks) and broadcast back."""
         first, inverse = self.distinct
-        return func(self.pooled[first])[inverse]
+        parts = [func(self.pooled[first[lo : lo + _ROWS]]) for lo in range(0, first.size, _ROWS)]
+        return np.concatenate(parts)[inverse]
 
     @property
     def ref_split(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:

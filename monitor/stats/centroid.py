@@ -34,14 +34,11 @@ def group_sums(
     """
     total = rows.sum(axis=0, dtype=np.float64)
     observed = rows[: ws.n_ref].sum(axis=0, dtype=np.float64)
-    rows_t = np.ascontiguousarray(rows.T)
     parts = [
-        (rows_t @ ws.permuter.batch_f32(j, size).astype(rows.dtype, copy=False)).T.astype(
-            np.float64
-        )
+        rows.T @ ws.permuter.batch_f32(j, size).astype(rows.dtype, copy=False)
         for j, size in Permuter.schedule(n_permutations)
     ]
-    return observed, np.concatenate(parts), total
+    return observed, np.concatenate(parts, axis=1).T.astype(np.float64), total
 
 
 def _cosine_distance(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -67,7 +64,8 @@ def centroid_from_workspace(ws: Workspace, *, alpha: float, n_permutations: int)
     euc_out = outcome_from_null(
         euc_obs, np.linalg.norm(pr - pc, axis=1), stop_after=None, rel_tol=1e-7
     )
-    spread = float(np.sqrt(np.mean(np.sum((ws.ref - mu_r) ** 2, axis=1))))
+    # RMS distance of ref rows to their mean: sqrt(mean |r|² - |mean r|²)
+    spread = float(np.sqrt(max(ws.sq_norms[:n].mean() - float(mu_r @ mu_r), 0.0)))
     effect = euc_obs / spread if spread > 0 else 0.0
     return TestResult(
         name="centroid",

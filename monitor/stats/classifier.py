@@ -79,19 +79,17 @@ def _features(ws: Workspace, k: int) -> NDArray[np.float64]:
     return np.concatenate([z, sq], axis=1)
 
 
-def _u_statistic(
-    scores: NDArray[np.float64], is_ref: NDArray[np.bool_], cols: NDArray[np.intp]
-) -> NDArray[np.float64]:
-    """Mann-Whitney U of cur over ref per column (ties count 1/2); scores (n, b)."""
-    order = np.argsort(scores, axis=0, kind="stable")
-    ranked = np.take_along_axis(scores, order, axis=0)
-    if np.any(ranked[1:] == ranked[:-1]):
-        ranks = stats.rankdata(scores, axis=0)  # mid-ranks for ties
-        n_cur = (~is_ref).sum(axis=0)
-        return np.einsum("ij,ij->j", ranks, ~is_ref) - n_cur * (n_cur + 1) / 2.0
-    ref_sorted = is_ref[order, cols]
-    below = np.cumsum(ref_sorted, axis=0)  # ref rows ranked below each position
-    return np.einsum("ij,ij->j", below, ~ref_sorted).astype(np.float64)
+def _u_statistic(scores: NDArray[np.float64], is_ref: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Mann-Whitney U of cur over ref per row (ties count 1/2); scores and is_ref (b, n)."""
+    order = np.argsort(scores, axis=1)
+    ranked = np.take_along_axis(scores, order, axis=1)
+    if np.any(ranked[:, 1:] == ranked[:, :-1]):
+        ranks = stats.rankdata(scores, axis=1)  # mid-ranks for ties
+        n_cur = (~is_ref).sum(axis=1)
+        return np.einsum("ij,ij->i", ranks, ~is_ref) - n_cur * (n_cur + 1) / 2.0
+    ref_sorted = np.take_along_axis(is_ref, order, axis=1)
+    below = np.cumsum(ref_sorted, axis=1)  # ref rows ranked below each position
+    return np.einsum("ij,ij->i", below, ~ref_sorted).astype(np.float64)
 
 
 class CrossFitted:
@@ -135,9 +133,11 @@ class CrossFitted:
         is_ref = self.order < n_ref
         self.n_ref_test = [int(is_ref[b].sum()) for b in self.blocks]
         self.n_ref_train = [n_ref - nr for nr in self.n_ref_test]
-        self.total = self.x.sum(axis=0)
+        self.x32 = self.x.astype(np.float32)
+        total = self.x.sum(axis=0)
         # H_f^{-1} for the training part of each fold (all rows but block f)
         self.inverse = []
+        self.train_sums = [total - self.x[b].sum(axis=0) for b in self.blocks]
         for b in self.blocks:
             train = np.delete(self.x, b, axis=0)
             xc = train - train.mean(axis=0)
@@ -153,21 +153,19 @@ class CrossFitted:
 
     def auc(self, indicator: NDArray[np.bool_]) -> NDArray[np.float64]:
         """Stratified out-of-fold AUC for each labelling column (True = ref), shape (b,)."""
-        a = indicator[self.order]
-        af = a.astype(np.float64)
-        ref_all = self.x.T @ af  # (p, b): ref sums over every row
-        u = np.zeros(a.shape[1])
-        cols = np.arange(a.shape[1])
+        at = np.ascontiguousarray(indicator[self.order].T)  # (b, N), rows = labellings
+        at32 = at.astype(np.float32)
+        ref_all = (at32 @ self.x32).astype(np.float64)  # (b, p): ref sums over every row
+        u = np.zeros(at.shape[0])
         for f, blk in enumerate(self.blocks):
-            xf = self.x[blk]
-            ref_train = ref_all - xf.T @ af[blk]
+            ref_train = ref_all - (at32[:, blk] @ self.x32[blk]).astype(np.float64)
             n_r = self.n_ref_train[f]
             n_c = (self.x.shape[0] - (blk.stop - blk.start)) - n_r
-            cur_train = (self.total - xf.sum(axis=0))[:, None] - ref_train
-            beta = self.inverse[f] @ (cur_train / n_c - ref_train / n_r)
+            cur_train = self.train_sums[f][None, :] - ref_train
+            beta = (cur_train / n_c - ref_train / n_r) @ self.inverse[f]  # (b, p); H symmetric
             x_distinct, inverse = self.distinct[f]
-            scores = (x_distinct @ beta)[inverse]
-            u += _u_statistic(scores, a[blk], cols)
+            scores = (beta @ x_distinct.T)[:, inverse]  # (b, rows of the fold)
+            u += _u_statistic(scores, at[:, blk])
         return u / self.pairs
 
 

@@ -5,9 +5,8 @@ squared distances, then into an RBF kernel and/or distances; p-values come
 from label permutations evaluated as matrix products (see ``_kernel``), with
 Besag-Clifford early stopping. Pooled samples larger than ``max_block`` are
 split into strata; the statistic is then the pair-weighted mean of the
-per-stratum statistics and labels are permuted within strata (all ``B``
-permutations are evaluated in that mode), which bounds memory by
-``max_block²`` entries.
+per-stratum statistics and labels are permuted within strata, which bounds
+memory by ``max_block²`` entries per matrix (see :func:`_stratified`).
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ __all__ = [
 #: Bandwidth multipliers of the multi-bandwidth kernel (mean of RBF kernels).
 MULTI_SCALES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: Pairs used for the median bandwidth (all pairs below this many).
-MAX_MEDIAN_PAIRS = 20_000
+MAX_MEDIAN_PAIRS = 10_000
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,9 @@ def _matrices(
 ) -> dict[str, KernelMatrix]:
     """Kernel matrices of one stratum; ``specs`` maps name -> (h, scales) (mmd) or None (energy)."""
     if gram is None:
-        z = ws.centred[rows]
+        z = ws.centred_rows(rows)
         gram = z @ z.T
+        del z
     return build_kernel_matrices(gram, ws.centred_sq_norms[rows], n_ref, specs, _shifts(ws, specs))
 
 
@@ -152,7 +152,7 @@ def kernel_outcomes(
         mats = _matrices(ws, ws.strata[0], ws.n_ref, specs, gram)
         obs = ws.permuter.observed()
         for name, km in mats.items():
-            observed = float(km.statistics(obs)[0])
+            observed, cross = km.observed(obs)
             outcome = permutation_test(
                 observed,
                 km.statistics,
@@ -161,40 +161,81 @@ def kernel_outcomes(
                 stop_after=stop_after,
                 rel_tol=rel_tol,
             )
-            results[name] = KernelOutcome(observed, outcome, km.cross_mean(obs))
+            results[name] = KernelOutcome(observed, outcome, cross)
         del mats
     else:
-        weights = []
-        for rows in ws.strata:
-            n_g = int(np.count_nonzero(rows < ws.n_ref))
-            weights.append(n_g * (rows.size - n_g))
-        w = np.asarray(weights, dtype=np.float64) / float(sum(weights))
-        observed_sum = dict.fromkeys(specs, 0.0)
-        cross_sum = dict.fromkeys(specs, 0.0)
-        null_sum = {name: np.zeros(n_permutations) for name in specs}
-        batches = ws.permuter.schedule(n_permutations)
-        for g, rows in enumerate(ws.strata):
-            n_g = int(np.count_nonzero(rows < ws.n_ref))
-            mats = _matrices(ws, rows, n_g, specs, None)
-            obs = ws.permuter.observed()[rows]
-            for name, km in mats.items():
-                observed_sum[name] += w[g] * float(km.statistics(obs)[0])
-                cross_sum[name] += w[g] * km.cross_mean(obs)
-                lo = 0
-                for j, size in batches:
-                    null_sum[name][lo : lo + size] += w[g] * km.statistics(
-                        ws.permuter.batch(j, size)[rows]
-                    )
-                    lo += size
-            del mats
-        for name in specs:
-            outcome = outcome_from_null(
-                observed_sum[name], null_sum[name], stop_after=stop_after, rel_tol=rel_tol
-            )
-            results[name] = KernelOutcome(observed_sum[name], outcome, cross_sum[name])
+        results = _stratified(ws, specs, n_permutations, stop_after, rel_tol)
     for name, value in results.items():
         ws.put(key(name), value)
     return results
+
+
+#: Permutations evaluated in the first pass over the strata (blocked mode).
+FIRST_PASS = 224
+
+
+def _stratified(
+    ws: Workspace,
+    specs: dict[str, Any],
+    n_permutations: int,
+    stop_after: int | None,
+    rel_tol: float,
+) -> dict[str, KernelOutcome]:
+    """Kernel statistics over strata whose matrices cannot all be held at once.
+
+    The statistic is the pair-weighted mean of the per-stratum statistics.
+    A first pass builds each stratum's matrices once and evaluates the first
+    224 permutations; only the statistics that the Besag-Clifford rule has not
+    stopped yet get a second pass (matrices rebuilt) for the remaining ones.
+    """
+    weights = []
+    for rows in ws.strata:
+        n_g = int(np.count_nonzero(rows < ws.n_ref))
+        weights.append(n_g * (rows.size - n_g))
+    w = np.asarray(weights, dtype=np.float64) / float(sum(weights))
+    observed = dict.fromkeys(specs, 0.0)
+    cross = dict.fromkeys(specs, 0.0)
+    null = {name: np.zeros(n_permutations) for name in specs}
+    batches = ws.permuter.schedule(n_permutations)
+    starts = np.concatenate([[0], np.cumsum([b for _, b in batches])]).astype(int)
+    split = int(np.searchsorted(starts, min(FIRST_PASS, n_permutations), side="right")) - 1
+    split = max(split, 1)
+    todo = list(specs)
+    for first_pass, part in ((True, range(split)), (False, range(split, len(batches)))):
+        if not todo or len(part) == 0:
+            break
+        for g, rows in enumerate(ws.strata):
+            n_g = int(np.count_nonzero(rows < ws.n_ref))
+            mats = _matrices(ws, rows, n_g, {k: specs[k] for k in todo}, None)
+            obs = ws.permuter.observed()[rows]
+            for name, km in mats.items():
+                if first_pass:
+                    observed_g, cross_g = km.observed(obs)
+                    observed[name] += w[g] * observed_g
+                    cross[name] += w[g] * cross_g
+                for i in part:
+                    j, size = batches[i]
+                    stats = km.statistics(ws.permuter.batch(j, size)[rows])
+                    null[name][starts[i] : starts[i] + size] += w[g] * stats
+            del mats
+        if first_pass and stop_after is not None:
+            done = starts[split]
+            todo = [
+                name
+                for name in todo
+                if outcome_from_null(
+                    observed[name], null[name][:done], stop_after=stop_after, rel_tol=rel_tol
+                ).exceedances
+                < stop_after
+            ]
+    return {
+        name: KernelOutcome(
+            observed[name],
+            outcome_from_null(observed[name], null[name], stop_after=stop_after, rel_tol=rel_tol),
+            cross[name],
+        )
+        for name in specs
+    }
 
 
 def _result(

@@ -2,7 +2,7 @@
 
 ``FD = ||mu_r - mu_c||² + tr(S_r + S_c - 2 (S_r S_c)^{1/2})`` (Dowson & Landau
 1982; the "FID" of Heusel et al. 2017) on the projections onto the top
-``k <= 64`` principal components of the pooled sample. The plug-in estimate
+``k <= 32`` principal components of the pooled sample. The plug-in estimate
 is biased upwards for small samples, so the verdict comes from a permutation
 p-value (sequential, Besag-Clifford; at most 200 permutations, as each costs
 two k x k eigendecompositions) rather than a fixed cut-off. For a
@@ -31,11 +31,11 @@ from monitor.stats._linalg import sqrtm_trace
 from monitor.stats._workspace import Workspace
 from monitor.stats.permutation import besag_clifford_h, permutation_test
 from monitor.stats.result import TestResult
-from monitor.stats.univariate import pca_scores, pooled_pca
+from monitor.stats.univariate import DEFAULT_COMPONENTS, pca_scores, pooled_pca
 
 __all__ = ["frechet_distance", "frechet_from_workspace", "frechet_test"]
 
-MAX_COMPONENTS = 64
+MAX_COMPONENTS = 32
 #: Permutations used at most: each costs two k x k eigendecompositions, and the
 #: Fréchet distance is a diagnostic (not in the verdict family).
 MAX_PERMUTATIONS = 200
@@ -94,9 +94,9 @@ def frechet_from_workspace(
     ws: Workspace, *, alpha: float, n_permutations: int, sequential: bool = True
 ) -> TestResult:
     """:func:`frechet_test` on a prepared workspace."""
-    k = min(MAX_COMPONENTS, ws.dim)
-    pca = pooled_pca(ws, k)
-    proj = pca_scores(ws, k)
+    pca = pooled_pca(ws, DEFAULT_COMPONENTS)  # shared with ks and classifier
+    k = min(MAX_COMPONENTS, pca.variances.size)
+    proj = pca_scores(ws, DEFAULT_COMPONENTS)[:, :k]
     # centre on the pooled mean and scale to unit overall variance for accuracy
     scale = np.sqrt(max(float(proj.var(axis=0).sum()), 1e-300))
     moments = _Moments(proj / scale, ws.n_ref)
@@ -120,7 +120,7 @@ def frechet_from_workspace(
         seed=ws.seed,
         details={
             "n_components": int(proj.shape[1]),
-            "explained_variance": float(pca.variances.sum() / pca.total_variance)
+            "explained_variance": float(pca.variances[:k].sum() / pca.total_variance)
             if pca.total_variance > 0
             else 0.0,
             "n_permutations_used": out.n_used,

@@ -83,9 +83,16 @@ def geometry_from_workspace(ws: Workspace, *, alpha: float, n_permutations: int)
     a_r = _aniso(np.dot(obs, obs), nz_r, n)
     a_c = _aniso(np.dot(total - obs, total - obs), nz_c, m)
     # permuted labellings: nonzero counts per group from the same indicators
-    nz_perm = np.concatenate(
-        [nonzero @ ws.permuter.batch(j, size) for j, size in ws.permuter.schedule(n_permutations)]
-    )
+    if nz_r + nz_c == ws.n:  # no zero rows: every group has all its rows
+        nz_perm = np.full(perm.shape[0], float(n))
+    else:
+        nz32 = nonzero.astype(np.float32)
+        nz_perm = np.concatenate(
+            [
+                nz32 @ ws.permuter.batch_f32(j, size)
+                for j, size in ws.permuter.schedule(n_permutations)
+            ]
+        ).astype(np.float64)
     rest = total - perm
     pa_r = _aniso(np.einsum("ij,ij->i", perm, perm), nz_perm, n)
     pa_c = _aniso(np.einsum("ij,ij->i", rest, rest), nonzero.sum() - nz_perm, m)

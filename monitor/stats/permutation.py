@@ -42,6 +42,7 @@ __all__ = [
 _STREAM = 0x5EED_0001
 _FIRST_BATCH = 32
 _MAX_BATCH = 256
+_CACHE_F32_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -138,28 +139,32 @@ class Permuter:
         return cached[:, :size]
 
     def batch_f32(self, j: int, size: int) -> NDArray[np.float32]:
-        """:meth:`batch` as float32 0/1, cached, for matrix products."""
+        """:meth:`batch` as float32 0/1 for matrix products (cached for small N)."""
         cached = self._cache_f32.get(j)
-        if cached is None:
-            full = self.batch(j, size)
-            cached = self._cache[j].astype(np.float32)
-            self._cache_f32[j] = cached
-            del full
-        return cached[:, :size]
+        if cached is not None:
+            return cached[:, :size]
+        self.batch(j, size)
+        full = self._cache[j].astype(np.float32)
+        if self.n <= _CACHE_F32_ROWS:
+            self._cache_f32[j] = full
+        return full[:, :size]
 
     def _draw(self, j: int, size: int) -> NDArray[np.bool_]:
         rng = np.random.default_rng([self.seed, _STREAM, j])
         a = np.zeros((self.n, size), dtype=bool)
-        cols = np.arange(size)
         for stratum, k in zip(self.strata, self._n_ref_in, strict=True):
             keys = rng.random((size, stratum.size))
             if k == 0:
                 continue
-            if k < stratum.size:
-                chosen = np.argpartition(keys, k - 1, axis=1)[:, :k]
-            else:
-                chosen = np.broadcast_to(np.arange(stratum.size), (size, k))
-            a[stratum[chosen], cols[:, None]] = True
+            # the k smallest of i.i.d. uniform keys are a uniformly random k-subset;
+            # a partition finds each row's k-th key, a comparison marks the subset
+            kth = np.partition(keys, k - 1, axis=1)[:, k - 1 : k]
+            chosen = keys <= kth
+            if not (chosen.sum(axis=1) == k).all():  # a tied key (probability ~ 1e-12)
+                idx = np.argpartition(keys, k - 1, axis=1)[:, :k]
+                chosen = np.zeros_like(chosen)
+                np.put_along_axis(chosen, idx, True, axis=1)
+            a[stratum] = chosen.T
         return a
 
 

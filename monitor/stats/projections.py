@@ -83,11 +83,13 @@ def js_divergence(ref_counts: ArrayLike, cur_counts: ArrayLike) -> NDArray[np.fl
 def _centroid_cosine(ws: Workspace) -> NDArray[np.float64]:
     """Cosine of held-out ref rows, then cur rows, to the index half's centroid."""
     index_half, held_out = ws.ref_split
-    centre = ws.ref[index_half].mean(axis=0)
+    centre = ws.pooled[index_half].mean(axis=0, dtype=np.float64)
     norm = float(np.linalg.norm(centre))
     rows = np.concatenate([held_out, ws.n_ref + np.arange(ws.n_cur)])
-    unit = np.concatenate([ws.ref, ws.cur])[rows] * ws.inv_norms[rows, None]
-    return np.clip(unit @ centre / norm, -1.0, 1.0) if norm > 0 else np.zeros(rows.size)
+    if norm == 0:
+        return np.zeros(rows.size)
+    cos = ws.unit @ (centre / norm).astype(ws.dtype)  # all rows, then pick: no row copy
+    return np.clip(cos[rows].astype(np.float64), -1.0, 1.0)
 
 
 def scalars(ws: Workspace, projection: Projection) -> tuple[NDArray[np.float64], int]:

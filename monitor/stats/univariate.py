@@ -83,7 +83,7 @@ def pooled_pca(ws: Workspace, k: int = DEFAULT_COMPONENTS) -> Pca:
 
 def _columns(ws: Workspace, basis: Basis, k: int) -> NDArray[np.float64]:
     if basis == "raw":
-        return np.concatenate([ws.ref, ws.cur])
+        return np.concatenate([ws.ref, ws.cur]).astype(np.float64, copy=False)
     return pca_scores(ws, k)
 
 

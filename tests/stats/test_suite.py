@@ -1,0 +1,139 @@
+"""run_suite: combined-verdict policy, shared work, blocked mode, explanation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import topics
+
+from monitor.stats import (
+    ALL_TESTS,
+    DEFAULT_TESTS,
+    PRIMARY_TESTS,
+    classifier_test,
+    energy_test,
+    explain,
+    mmd_test,
+    novelty_test,
+    run_suite,
+)
+
+
+def test_verdict_is_holm_over_the_primary_tests(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((80, 5)), rng.standard_normal((80, 5)) + 0.4
+    result = run_suite(ref, cur, alpha=0.05, n_permutations=200)
+    family = [n for n in result.tests if result.tests[n].details.get("in_verdict")]
+    assert set(family) == set(PRIMARY_TESTS)
+    ps = sorted(result.tests[n].p_value for n in family)
+    assert min(result.tests[n].details["holm_p_value"] for n in family) == pytest.approx(
+        min(1.0, 3 * ps[0])
+    )
+    assert result.drift == (3 * ps[0] <= 0.05)
+    assert result.policy == "holm-primary"
+    assert all(
+        "holm_p_value" not in result.tests[n].details
+        for n in result.tests
+        if n not in PRIMARY_TESTS
+    )
+
+
+def test_diagnostic_flags_alone_do_not_make_drift() -> None:
+    # a pure scale change of the norms: psi_norm sees it; the verdict family may not
+    g = np.random.default_rng(4)
+    ref = g.standard_normal((200, 8))
+    cur = ref[::-1] * 1.02
+    result = run_suite(ref, cur, alpha=0.05, n_permutations=200)
+    holm = [result.tests[n].details["holm_p_value"] for n in PRIMARY_TESTS]
+    assert result.drift == (min(holm) <= 0.05)
+
+
+def test_without_primary_tests_holm_covers_the_selected_tests(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((60, 3)), rng.standard_normal((60, 3)) + 1.0
+    result = run_suite(ref, cur, tests=["energy", "ks"], alpha=0.05, n_permutations=100)
+    assert list(result.tests) == ["energy", "ks"]
+    assert all(t.details["in_verdict"] for t in result.tests.values())
+    assert result.drift
+
+
+def test_single_tests_equal_their_suite_counterparts(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((70, 6)), rng.standard_normal((90, 6)) * 1.1
+    suite = run_suite(ref, cur, n_permutations=300, seed=5, tests=ALL_TESTS)
+    for single in (mmd_test, energy_test, classifier_test):
+        alone = single(ref, cur, n_permutations=300, seed=5)
+        assert alone.statistic == pytest.approx(suite.tests[alone.name].statistic, rel=1e-10)
+        assert alone.p_value == suite.tests[alone.name].p_value
+    nov = novelty_test(ref, cur, seed=5)
+    assert nov.p_value == suite.tests["novelty"].p_value
+    assert explain(ref, cur, seed=5).to_dict() == suite.explanation.to_dict()
+
+
+def test_seed_makes_results_reproducible(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((60, 4)), rng.standard_normal((60, 4))
+    a = run_suite(ref, cur, seed=1, n_permutations=100).to_dict()
+    assert a == run_suite(ref, cur, seed=1, n_permutations=100).to_dict()
+    b = run_suite(ref, cur, seed=2, n_permutations=100).to_dict()
+    assert a["tests"]["mmd"]["statistic"] == b["tests"]["mmd"]["statistic"]
+    assert a["tests"]["mmd"]["p_value"] != b["tests"]["mmd"]["p_value"]
+
+
+def test_default_tests_skip_only_cvm(rng: np.random.Generator) -> None:
+    result = run_suite(
+        rng.standard_normal((60, 3)), rng.standard_normal((60, 3)), n_permutations=50
+    )
+    assert tuple(result.tests) == DEFAULT_TESTS
+    assert set(ALL_TESTS) - set(DEFAULT_TESTS) == {"cvm"}
+
+
+def test_multi_bandwidth_suite(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((60, 3)), rng.standard_normal((60, 3)) * 2
+    result = run_suite(ref, cur, tests=["mmd"], bandwidth="multi", n_permutations=200)
+    assert len(result.tests["mmd"].details["scales"]) == 5 and result.drift
+
+
+@pytest.mark.parametrize("shift", [pytest.param(0.0, id="null"), pytest.param(0.8, id="shift")])
+def test_blocked_mode_bounds_the_matrix_and_keeps_its_answer(shift: float) -> None:
+    g = np.random.default_rng(8)
+    ref, cur = g.standard_normal((150, 4)), g.standard_normal((150, 4)) + shift
+    whole = mmd_test(ref, cur, n_permutations=200, alpha=0.05)
+    blocked = mmd_test(ref, cur, n_permutations=200, alpha=0.05, max_block=100)
+    assert (whole.details["strata"], blocked.details["strata"]) == (1, 3)
+    assert blocked.drift == whole.drift == (shift > 0)
+    assert blocked.statistic == pytest.approx(whole.statistic, abs=0.02)
+    suite = run_suite(ref, cur, n_permutations=100, alpha=0.05, max_block=100)
+    assert suite.tests["energy"].details["strata"] == 3
+    assert suite.drift == (shift > 0)
+
+
+def test_explanation_points_at_the_new_topic() -> None:
+    sample = topics(24)
+    g = np.random.default_rng(2)
+    ref = sample(g, 400)
+    cur = sample(g, 400, new=0.1)  # rows 0..39 of cur are the new topic
+    result = run_suite(ref, cur, n_permutations=200)
+    assert result.drift
+    ex = result.explanation
+    assert ex is not None and ex.novel_share >= 0.08
+    top = ex.emerging[0]
+    assert top.size >= 30
+    assert set(top.cur_examples) <= set(range(40))
+    assert sum(i < 40 for i in top.members) >= 0.9 * len(top.members)
+    assert all(0 <= i < 400 for i in top.nearest_ref)
+    assert top.max_cosine_to_ref < ex.novelty_threshold + 0.3
+    data = json.loads(json.dumps(ex.to_dict(), allow_nan=False))
+    assert data["emerging"][0]["cur_examples"] == list(top.cur_examples)
+
+
+def test_explanation_flags_a_reference_topic_that_grew() -> None:
+    sample = topics(24, k=4, seed=5)
+    g = np.random.default_rng(3)
+    ref = sample(g, 400)
+    cur = sample(g, 400)
+    cur[:120] = ref[np.argsort(-(ref @ ref[0]))[:120]]  # triple one topic's share
+    result = explain(ref, cur, n_clusters=4, alpha=0.01)
+    grew = [c for c in result.clusters if c.status == "grew"]
+    assert len(grew) == 1 and grew[0].ratio is not None and grew[0].ratio > 1.5
+    assert result.p_value < 1e-3
+    assert all(cur[i] @ ref[0] > 0.5 for i in grew[0].cur_examples)
+    assert {c.status for c in result.clusters} <= {"grew", "shrank", "stable"}
