@@ -399,6 +399,47 @@ def canary() -> Board:
                "{{model_version}} {{canary_set}}"), unit="s",
           defaults={"thresholds": steps((None, "green"), (7200, "orange"), (10800, "red"))},
           options=STAT)
+    b.row("Retrieval quality")
+    b.add("timeseries", "Retrieval quality on the canary judgements",
+          "nDCG@10, recall@10 and MRR@10 of the canary queries over the canary documents "
+          "(trec_eval definitions). A drop for one model version, with the canary unchanged, "
+          "means the corpus or judgements moved; with the canary changed, the model did.",
+          prom(f'driftmon_retrieval_metric{{{CANARY_SEL},metric=~"ndcg@10|recall@10|mrr@10"}}',
+               "{{metric}} {{model_version}} {{canary_set}}"), defaults={"min": 0, "max": 1})
+    b.add("timeseries", "Stale-index overlap and score cut-offs",
+          "Share of each canary query's top-10 documents that survive on an index built "
+          "with the baseline vectors (1 = users see the same results; a silent model change "
+          "collapses it), and the share of queries whose best cosine passes each configured "
+          "cut-off (RAG retrieval thresholds move with the model).",
+          prom(f'driftmon_retrieval_metric{{{CANARY_SEL},metric="top10_overlap_stale_index"}}',
+               "stale-index overlap {{model_version}}"),
+          prom(f'driftmon_retrieval_metric{{{CANARY_SEL},metric=~"top1_pass@.*"}}',
+               "{{metric}} {{model_version}}"), unit="percentunit",
+          defaults={"min": 0, "max": 1})
+    b.add("table", "Matryoshka: quality per prefix length",
+          "nDCG@10 and recall@10 of the latest canary run at each configured prefix length "
+          "(canary_sets.matryoshka_dims): the quality-versus-storage table for choosing a "
+          "dimension.",
+          sql("SELECT mv.version AS model_version, cs.name AS canary_set, rm.dims, "
+              "MAX(CASE WHEN rm.metric = 'ndcg@10' THEN rm.value END) AS ndcg_at_10, "
+              "MAX(CASE WHEN rm.metric = 'recall@10' THEN rm.value END) AS recall_at_10 "
+              "FROM retrieval_metrics rm JOIN canary_runs cr ON cr.id = rm.canary_run_id "
+              "JOIN model_versions mv ON mv.id = cr.model_version_id JOIN canary_sets cs ON "
+              "cs.id = cr.set_id WHERE cr.id IN (SELECT MAX(id) FROM canary_runs GROUP BY "
+              f"model_version_id, set_id) AND {sql_sel} AND rm.metric IN ('ndcg@10', "
+              "'recall@10') GROUP BY mv.version, cs.name, rm.dims ORDER BY 1, 2, 3"),
+          w=12, options=TABLE)
+    b.add("table", "Migration checks",
+          "The latest 'driftmon migrate-check' of each pair of model versions: the verdict "
+          "and its reasons, and the linear CKA between the two embedding spaces.",
+          sql("SELECT mc.created_at AS \"time\", fa.model_name || ' ' || fa.version AS "
+              "current_version, fb.model_name || ' ' || fb.version AS candidate, mc.verdict, "
+              "mc.result ->> 'cka' AS cka, mc.result -> 'reasons' AS reasons FROM "
+              "migrate_checks mc JOIN model_versions fa ON fa.id = mc.from_version_id JOIN "
+              "model_versions fb ON fb.id = mc.to_version_id WHERE mc.id IN (SELECT MAX(id) "
+              "FROM migrate_checks GROUP BY from_version_id, to_version_id) "
+              "ORDER BY mc.created_at DESC"), w=12, options=TABLE)
+    b.row("History (SQL)")
     b.add("timeseries", "Lowest cosine per canary run",
           "The stored lowest per-item cosine of every canary run, from SQL: exact per-run "
           "points that outlive Prometheus retention.",
@@ -480,6 +521,28 @@ def agent() -> Board:
           "doing their job; the recent job runs table below has the messages.",
           prom("increase(driftmon_job_failures_total[$__rate_interval])", "{{job}}"),
           defaults={"min": 0})
+    b.row("Embedding providers")
+    b.add("timeseries", "Embedding calls",
+          "embed() calls per second by model and outcome (ok, partial: some items failed "
+          "after retries, error: the call failed), and retried requests. Errors with the "
+          "breaker open mean the endpoint is unavailable.",
+          prom("sum by (model, outcome) (rate(driftmon_provider_calls_total"
+               "[$__rate_interval]))", "{{model}} {{outcome}}"),
+          prom("sum by (model) (rate(driftmon_provider_retries_total[$__rate_interval]))",
+               "{{model}} retries"), w=8, defaults={"min": 0})
+    b.add("timeseries", "Embedding call duration (p95)",
+          "95th percentile wall time of one embed() call, all its batches included. It "
+          "grows with batch sizes and provider latency; rate limits show up here first.",
+          prom("histogram_quantile(0.95, sum by (model, le) (rate("
+               "driftmon_provider_call_duration_seconds_bucket[$__rate_interval])))",
+               "{{model}}"), w=8, unit="s", defaults={"min": 0})
+    b.add("timeseries", "Tokens and estimated cost",
+          "Input tokens sent and the estimated cost at each model's configured price per "
+          "million tokens, per interval.",
+          prom("sum by (model) (increase(driftmon_provider_input_tokens_total"
+               "[$__rate_interval]))", "{{model}} tokens"),
+          prom("sum by (model) (increase(driftmon_provider_estimated_cost_total"
+               "[$__rate_interval]))", "{{model}} cost"), w=8, defaults={"min": 0})
     b.row("Sources and deliveries")
     b.add("timeseries", "Source records",
           "Records read from each query source per second, by outcome (read, sampled, and "
