@@ -188,7 +188,11 @@ def _find_set(ctx: JobContext, name: str) -> CanarySetSettings:
 
 def rebaseline(ctx: JobContext, model_name: str, set_name: str, *, reason: str,
                by: str) -> dict[str, Any]:
-    """Replace a model version's baseline of a set with a fresh embedding, recording why."""
+    """Replace a model version's baseline of a set with a fresh embedding, recording why.
+
+    The version's cached query vectors are dropped as well: after a model change
+    they are not comparable with what the endpoint returns now.
+    """
     model = ctx.settings.model(model_name)
     cset = _find_set(ctx, set_name)
     items, qrels = read_canary_set(cset.path, cset.qrels)
@@ -203,7 +207,10 @@ def rebaseline(ctx: JobContext, model_name: str, set_name: str, *, reason: str,
         baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
                                          embedded[0].vectors, floor, now, reason=reason,
                                          created_by=by)
-    return {"baseline_id": baseline_id, "model_version": mv.version, "noise_floor": floor}
+        # cached query vectors may come from the old model: drift runs re-embed from here
+        dropped = repo.drop_query_embeddings(s, mv.id)
+    return {"baseline_id": baseline_id, "model_version": mv.version, "noise_floor": floor,
+            "dropped_query_vectors": dropped}
 
 
 def migrate_check(ctx: JobContext, from_name: str, to_name: str, set_name: str,

@@ -332,7 +332,7 @@ def _alerts_test(settings: Settings, sink: str) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
-    _setup_logging("warning", "text")
+    _setup_logging("error", "text")  # the report says what happened; warnings would repeat it
     return run_demo(Path(args.dir) if args.dir else None, serve=args.serve, listen=args.listen)
 
 

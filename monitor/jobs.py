@@ -210,6 +210,18 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     for model in ctx.models(only):
         with ctx.db.transaction() as s:
             mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+            changed = repo.changed_canary_sets(s, mv.id)
+        if changed:
+            # vectors from before and after a silent change are not comparable: no drift
+            # run (and no caching of the new vectors) until someone re-baselines
+            details[model.name] = {
+                "verdict": "suspended",
+                "reason": f"the canary set(s) {', '.join(changed)} say the model changed under "
+                          f"its name; run 'driftmon canary rebaseline' once the index is "
+                          "rebuilt"}
+            log.warning("drift run for %s suspended: %s", model.name,
+                        details[model.name]["reason"])
+            continue
         _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
         with ctx.db.read() as s:
             _, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)

@@ -121,6 +121,19 @@ def test_full_cycle_detects_drift_and_model_change_and_delivers(
     assert ("ModelChanged", "firing") in names
     assert _count(db, AlertDelivery) == len(receiver.requests)
 
+    # drift runs stop mixing vectors from before and after the change...
+    _hours(qfile, clock, 1, 0.0, seed=3)
+    run_job(ctx, "sample")
+    suspended = run_job(ctx, "drift").details["m"]
+    assert suspended["verdict"] == "suspended" and "rebaseline" in suspended["reason"]
+    # ...until the baseline is retaken; cached query vectors are dropped with it
+    from monitor.canary_runs import rebaseline
+
+    out = rebaseline(ctx, "m", "core", reason="index rebuilt", by="test")
+    assert out["dropped_query_vectors"] == 900
+    assert run_job(ctx, "canary").details["m/core"]["verdict"] == "unchanged"
+    assert run_job(ctx, "drift").details["m"]["verdict"] in ("drift", "no_drift")
+
 
 def test_drift_run_is_not_repeated_without_new_data(tmp_path: Path, db: Database,
                                                     clock: FixedClock, receiver) -> None:  # type: ignore[no-untyped-def]

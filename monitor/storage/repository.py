@@ -40,7 +40,9 @@ from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 __all__ = [
     "add_counters",
     "canary_items",
+    "changed_canary_sets",
     "current_baseline",
+    "drop_query_embeddings",
     "embeddings_by_hash",
     "ensure_model_version",
     "get_position",
@@ -435,3 +437,22 @@ def save_migrate_check(session: Session, **values: Any) -> int:
 def model_version_by_id(session: Session, mv_id: int) -> ModelVersionRef | None:
     mv = session.get(ModelVersion, mv_id)
     return _ref(mv) if mv is not None else None
+
+
+def changed_canary_sets(session: Session, mv_id: int) -> list[str]:
+    """Canary sets whose latest run for this model version says ``changed``."""
+    runs = session.execute(
+        select(CanaryRun.verdict, CanarySet.name)
+        .join(CanarySet, CanarySet.id == CanaryRun.set_id)
+        .where(CanaryRun.model_version_id == mv_id)
+        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())).all()
+    latest: dict[str, str] = {}
+    for verdict, name in runs:
+        latest.setdefault(name, verdict)
+    return sorted(name for name, verdict in latest.items() if verdict == "changed")
+
+
+def drop_query_embeddings(session: Session, mv_id: int) -> int:
+    """Forget every cached query vector of a version (they may predate a model change)."""
+    result = session.execute(delete(QueryEmbedding).where(QueryEmbedding.model_version_id == mv_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
