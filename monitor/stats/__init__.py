@@ -17,7 +17,8 @@ from __future__ import annotations
 from monitor.stats._checks import InsufficientDataError
 from monitor.stats.centroid import centroid_test
 from monitor.stats.classifier import classifier_test
-from monitor.stats.distances import energy_test, mmd_test
+from monitor.stats.distances import mmd_test
+from monitor.stats.energy import energy_test
 from monitor.stats.explain import explain
 from monitor.stats.frechet import frechet_distance, frechet_test
 from monitor.stats.geometry import anisotropy, effective_rank, geometry_test

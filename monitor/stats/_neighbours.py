@@ -62,15 +62,19 @@ class Neighbours:
 
 
 def _scan(
-    rows: range, sims: Any, n_ref: int, index_half: NDArray[np.intp]
+    rows: range, sims: Any, n_ref: int, n_index: int, position: NDArray[np.intp]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.float64]]:
-    """Top-1, top-2, argmax over ref columns and top-1 over the index half, for a row block."""
+    """Top-1, top-2, argmax and top-1 over the index half for a block of pooled rows.
+
+    ``sims(rows)`` has the ref columns reordered with the index half first;
+    ``position[i]`` is the column of ref row ``i``. Returned argmax is a column.
+    """
     s = sims(rows)
-    split = s[:, index_half].max(axis=1).astype(np.float64)
+    split = s[:, :n_index].max(axis=1).astype(np.float64)
     local = np.arange(s.shape[0])
     self_rows = np.arange(rows.start, min(rows.stop, n_ref))
     if self_rows.size:  # leave-one-out for ref rows
-        s[self_rows - rows.start, self_rows] = -np.inf
+        s[self_rows - rows.start, position[self_rows]] = -np.inf
     arg = np.argmax(s, axis=1)
     top1 = s[local, arg].astype(np.float64)
     if s.shape[1] > 1:
@@ -94,6 +98,10 @@ def neighbours(ws: Workspace) -> Neighbours:
 def _compute(ws: Workspace) -> Neighbours:
     n = ws.n_ref
     inv = ws.inv_norms.astype(ws.dtype)
+    index_half, held_out = ws.ref_split
+    cols = np.concatenate([index_half, held_out])  # index half first: a contiguous slice
+    position = np.empty(n, dtype=np.intp)
+    position[cols] = np.arange(n)
     gram = ws.get("gram")
     if gram is not None:
         # the Gram matrix is of the centred rows y = z - mu:
@@ -101,22 +109,23 @@ def _compute(ws: Workspace) -> Neighbours:
         mu = ws.mean
         half = (ws.pooled @ mu.astype(ws.dtype) - 0.5 * float(mu @ mu)).astype(ws.dtype)
 
+        half_cols, inv_cols = half[cols], inv[cols]
+
         def sims(rows: range) -> Any:
             lo, hi = rows.start, rows.stop
-            s = gram[lo:hi, :n] + half[lo:hi, None]
-            s += half[None, :n]
+            s = gram[lo:hi][:, cols] + half[lo:hi, None]
+            s += half_cols[None, :]
             s *= inv[lo:hi, None]
-            s *= inv[None, :n]
+            s *= inv_cols[None, :]
             return s
 
     else:
         unit = ws.unit
-        unit_ref_t = unit[:n].T  # a view: BLAS reads the transpose in place
+        unit_ref_t = unit[cols].T  # BLAS reads the transpose in place
 
         def sims(rows: range) -> Any:
             return unit[rows.start : rows.stop] @ unit_ref_t
 
-    index_half, held_out = ws.ref_split
     top1 = np.empty(ws.n)
     top2 = np.empty(ws.n)
     split = np.empty(ws.n)
@@ -124,7 +133,10 @@ def _compute(ws: Workspace) -> Neighbours:
     for lo in range(0, ws.n, _ROWS):
         rows = range(lo, min(lo + _ROWS, ws.n))
         hi = rows.stop
-        top1[lo:hi], top2[lo:hi], arg[lo:hi], split[lo:hi] = _scan(rows, sims, n, index_half)
+        top1[lo:hi], top2[lo:hi], arg[lo:hi], split[lo:hi] = _scan(
+            rows, sims, n, index_half.size, position
+        )
+    arg = cols[arg]  # columns back to ref row indices
     for a in (top1, top2, split):
         np.clip(a, -1.0, 1.0, out=a)
     left_out = ws.rng(STREAM_NEIGHBOURS).integers(0, n, size=ws.n_cur)

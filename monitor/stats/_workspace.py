@@ -47,8 +47,8 @@ class Workspace:
     seed : int
         Seed of every random choice made for this comparison.
     max_block : int
-        Pooled sizes above this are split into strata of at most this many rows
-        (balanced between ref and cur); kernel statistics then average the
+        Pooled sizes above this are split into strata of about half this many
+        rows (balanced between ref and cur); kernel statistics then average the
         per-stratum statistics and permute labels within strata.
     """
 
@@ -246,7 +246,9 @@ class Workspace:
     def _make_strata(self) -> list[NDArray[np.intp]]:
         if self.n <= self.max_block:
             return [np.arange(self.n, dtype=np.intp)]
-        g = math.ceil(self.n / self.max_block)
+        # strata of about half the block size: the (N_g, N_g) matrices of a stratum
+        # then take a quarter of the memory, and the work N * N_g * (d + B) halves
+        g = math.ceil(self.n / max(self.max_block // 2, 2))
         g = max(1, min(g, self.n_ref // 2, self.n_cur // 2))
         rng = self.rng(STREAM_STRATA)
         refs = np.array_split(rng.permutation(self.n_ref), g)

@@ -1,4 +1,4 @@
-"""Kernel two-sample tests: MMD² with an RBF kernel and the energy distance.
+"""Kernel two-sample tests: the shared kernel machinery and MMD² with an RBF kernel.
 
 Both share one pooled Gram matrix ``Z Z'`` (``Z = [ref; cur]``), turned into
 squared distances, then into an RBF kernel and/or distances; p-values come
@@ -30,9 +30,8 @@ from monitor.stats.result import TestResult
 
 __all__ = [
     "MULTI_SCALES",
-    "energy_from_workspace",
-    "energy_test",
     "kernel_outcomes",
+    "kernel_result",
     "mmd_from_workspace",
     "mmd_test",
     "parse_bandwidth",
@@ -79,17 +78,20 @@ def _pair_sample(ws: Workspace) -> NDArray[np.float64]:
 
 
 def resolve_bandwidth(ws: Workspace, bandwidth: str | float) -> tuple[float, tuple[float, ...]]:
-    """Base bandwidth ``h`` (median pooled distance unless given) and its scales."""
+    """Base bandwidth ``h`` and its scales.
+
+    Unless fixed, ``h`` is the median of the non-zero pairwise distances of the
+    pooled sample: with many exact duplicates (repeated queries) the plain
+    median can be 0 or tiny, which turns the kernel into a duplicate detector.
+    """
     fixed, scales = parse_bandwidth(bandwidth)
     if fixed is not None:
         return fixed, scales
     dist = np.sqrt(_pair_sample(ws))
-    h = float(np.median(dist))
-    mean = float(dist.mean())
-    if h <= 1e-8 * mean:  # most pairs coincide: the median says nothing about scale
-        h = mean
-    if h <= 0:
-        h = 1.0
+    # duplicates (repeated queries) would shrink h to nothing; "zero" is relative to
+    # the typical distance so that the rule survives rounding, rotation and shifts
+    positive = dist[dist > 1e-9 * dist.mean()] if dist.size else dist
+    h = float(np.median(positive)) if positive.size else 1.0
     return h, scales
 
 
@@ -238,7 +240,7 @@ def _stratified(
     }
 
 
-def _result(
+def kernel_result(
     name: str,
     ko: KernelOutcome,
     ws: Workspace,
@@ -247,6 +249,7 @@ def _result(
     effect_label: str,
     details: dict[str, Any],
 ) -> TestResult:
+    """The :class:`TestResult` of a kernel statistic (p-value, 1 - alpha threshold, verdict)."""
     out = ko.outcome
     return TestResult(
         name=name,
@@ -281,7 +284,7 @@ def mmd_from_workspace(
     stop = besag_clifford_h(alpha, n_permutations) if sequential else None
     ko = kernel_outcomes(ws, {"mmd": (h, scales)}, n_permutations=n_permutations, stop_after=stop)
     ko_mmd = ko["mmd"]
-    return _result(
+    return kernel_result(
         "mmd",
         ko_mmd,
         ws,
@@ -310,9 +313,9 @@ def mmd_test(
         MMD²_u = 1/(n(n-1)) Σ_{i≠j} k(x_i, x_j) + 1/(m(m-1)) Σ_{i≠j} k(y_i, y_j)
                  - 2/(nm) Σ_{i,j} k(x_i, y_j),
 
-    with ``k(x, y) = exp(-||x - y||² / (2 h²))``. ``h`` is the median pairwise
-    distance of the pooled sample (exact for small samples, else over 100 000
-    random pairs), or ``bandwidth`` if given; ``bandwidth="multi"`` averages
+    with ``k(x, y) = exp(-||x - y||² / (2 h²))``. ``h`` is the median non-zero
+    pairwise distance of the pooled sample (exact for small samples, else over
+    10 000 random pairs), or ``bandwidth`` if given; ``bandwidth="multi"`` averages
     the kernels at ``h`` times 1/4, 1/2, 1, 2 and 4.
 
     Parameters
@@ -357,66 +360,4 @@ def mmd_test(
     require_samples(ws.n_ref, ws.n_cur, 2, "mmd")
     return mmd_from_workspace(
         ws, alpha=alpha, n_permutations=n_permutations, bandwidth=bandwidth, sequential=sequential
-    )
-
-
-def energy_from_workspace(
-    ws: Workspace, *, alpha: float, n_permutations: int, sequential: bool = True
-) -> TestResult:
-    """:func:`energy_test` on a prepared workspace."""
-    stop = besag_clifford_h(alpha, n_permutations) if sequential else None
-    ko = kernel_outcomes(ws, {"energy": None}, n_permutations=n_permutations, stop_after=stop)
-    ko_e = ko["energy"]
-    cross = -ko_e.cross_mean
-    coefficient = max(ko_e.observed, 0.0) / (2.0 * cross) if cross > 0 else 0.0
-    return _result(
-        "energy",
-        ko_e,
-        ws,
-        alpha,
-        effect=coefficient,
-        effect_label="energy coefficient E / (2 E|X-Y|) (0 = same distribution, 1 = far apart)",
-        details={"mean_cross_distance": cross},
-    )
-
-
-def energy_test(
-    ref: ArrayLike,
-    cur: ArrayLike,
-    *,
-    alpha: float = 0.01,
-    n_permutations: int = 1000,
-    seed: int = 0,
-    sequential: bool = True,
-    max_block: int = DEFAULT_MAX_BLOCK,
-) -> TestResult:
-    """Energy-distance two-sample test with a permutation p-value.
-
-    The statistic is the U-statistic form of the energy distance
-    (Székely & Rizzo 2013)
-
-        E = 2/(nm) Σ ||x_i - y_j|| - 1/(n(n-1)) Σ_{i≠j} ||x_i - x_j||
-            - 1/(m(m-1)) Σ_{i≠j} ||y_i - y_j||,
-
-    i.e. MMD²_u with the distance-induced kernel ``-||x - y||``.
-
-    Parameters
-    ----------
-    ref : array_like, shape (n, d)
-    cur : array_like, shape (m, d)
-    alpha, n_permutations, seed, sequential, max_block
-        As in :func:`mmd_test`.
-
-    Returns
-    -------
-    TestResult
-        ``effect`` = homogeneity coefficient ``E / (2 E||X - Y||)`` in [0, 1].
-    """
-    alpha = check_alpha(alpha)
-    n_permutations = check_int(n_permutations, "n_permutations", 1)
-    seed = check_seed(seed)
-    ws = Workspace(ref, cur, seed=seed, max_block=check_int(max_block, "max_block", 8))
-    require_samples(ws.n_ref, ws.n_cur, 2, "energy")
-    return energy_from_workspace(
-        ws, alpha=alpha, n_permutations=n_permutations, sequential=sequential
     )

@@ -12,9 +12,10 @@ current points ranked before the ``k``-th reference point (the precedence
 test of Nelson 1963): ``P(W = w) = C(w+k-1, w) C(m-w+n-k, m-w) / C(n+m, m)``,
 with mean ``m k / (n + 1)``. Its tail gives an exact, distribution-free
 p-value. The naive binomial p-value against rate ``k/(n+1)`` ignores that all
-current points share one estimated threshold and is anti-conservative (with
-``n = m = 100`` and a 1 % quantile its real size at nominal 0.05 is about
-0.15), so it is reported in ``details`` only.
+current points share one estimated threshold and is anti-conservative: with a
+1 % quantile its real size at nominal 0.05, computed from the law above, is
+0.061 at ``n = m = 100``, 0.088 at 500 and 0.113 at 1000. It is reported in
+``details`` only.
 
 References
 ----------

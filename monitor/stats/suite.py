@@ -42,12 +42,8 @@ from monitor.stats._neighbours import gram_for_neighbours, neighbours
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, Workspace
 from monitor.stats.centroid import centroid_from_workspace
 from monitor.stats.classifier import classifier_from_workspace
-from monitor.stats.distances import (
-    energy_from_workspace,
-    mmd_from_workspace,
-    parse_bandwidth,
-    resolve_bandwidth,
-)
+from monitor.stats.distances import mmd_from_workspace, parse_bandwidth, resolve_bandwidth
+from monitor.stats.energy import energy_from_workspace
 from monitor.stats.explain import explain_from_workspace
 from monitor.stats.frechet import frechet_from_workspace
 from monitor.stats.geometry import geometry_from_workspace

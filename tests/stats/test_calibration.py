@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import embedding_like, isotropic
+from stats_data import embedding_like, isotropic
 
 from monitor.stats import ALL_TESTS, mmd_test, novelty_test, run_suite
 

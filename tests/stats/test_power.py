@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import topics
+from stats_data import topics
 
 from monitor.stats import DEFAULT_TESTS, PRIMARY_TESTS, novelty_test, run_suite
 
