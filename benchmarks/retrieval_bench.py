@@ -9,7 +9,7 @@ document), then times :func:`monitor.stats.retrieval.search` alone and
 and above the process's peak right after the data was built.
 
 Run: ``python benchmarks/retrieval_bench.py [--repeats 3] [--quick] [--write]``
-(``--write`` rewrites ``benchmarks/RESULTS_retrieval.md``).
+(prints the "Retrieval" section of ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import scipy
 from monitor.stats.retrieval import DOC_CHUNK, QUERY_CHUNK, evaluate, search
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS_retrieval.md"
 SIZES = {"10k docs x 1k queries": (10_000, 1_000), "100k docs x 10k queries": (100_000, 10_000)}
 DIM = 384
 KS = (1, 5, 10)
@@ -161,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="only the small size")
-    parser.add_argument("--write", action="store_true", help=f"rewrite {RESULTS.name}")
+    parser.add_argument("--write", action="store_true",
+                        help="print the Markdown section for benchmarks/RESULTS.md")
     parser.add_argument("--child", nargs=3, type=int, metavar=("DOCS", "QUERIES", "DIM"))
     args = parser.parse_args(argv)
     if args.child:
@@ -193,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     text = _markdown(machine, rows)
     if args.write:
-        RESULTS.write_text(text)
-    else:
         print(text)
     return 0
 
