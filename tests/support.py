@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,14 +16,12 @@ POSTGRES_URL = os.environ.get("DRIFTMON_TEST_POSTGRES_URL", "")
 SERVICE_MISSING = "service unavailable:"
 
 
-def postgres_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
-                    "postgresql://postgres@127.0.0.1:5432/test)")
+@contextmanager
+def fresh_postgres_schema(prefix: str = "t_") -> Iterator[str]:
+    """A URL of POSTGRES_URL whose search_path is a new schema, dropped on exit."""
     from sqlalchemy import create_engine, text
 
-    schema = "t_" + uuid.uuid4().hex[:12]
+    schema = prefix + uuid.uuid4().hex[:12]
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -33,6 +32,15 @@ def postgres_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """Like :func:`fresh_postgres_schema`, skipping (as a missing service) without PostgreSQL."""
+    if not POSTGRES_URL:
+        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
+                    "postgresql://postgres@127.0.0.1:5432/test)")
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 class Receiver:

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from prom_support import (
     stop,
     wait_for,
 )
+from support import fresh_postgres_schema
 
 DEMO_TIMEOUT = 180.0  # the demo takes 15 s on 2 idle cores, 80 s when they are busy
 PROMETHEUS_TIMEOUT = 40.0
@@ -60,19 +60,8 @@ def _postgres_schema() -> Iterator[str | None]:
     if not POSTGRES_URL:
         yield None
         return
-    from sqlalchemy import create_engine, text
-
-    schema = "t_prom_" + uuid.uuid4().hex[:10]
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_postgres_schema("t_prom_") as url:
+        yield url
 
 
 class DemoProcess:
