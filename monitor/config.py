@@ -274,9 +274,10 @@ class ScheduleSettings:
 class RuleSettings:
     name: str = _doc("alert name, as in alerts/ Prometheus rules")
     signal: Literal["canary_changed", "canary_min_cosine", "drift", "drift_p_value",
-                    "novelty_rate", "job_failures", "job_staleness"] = _doc(
+                    "novelty_rate", "retrieval_drop", "job_failures", "job_staleness"] = _doc(
         "stored result the rule reads", "drift")
-    test: str = _doc("for drift_p_value: the test name; for job_*: the job name", "")
+    test: str = _doc("drift_p_value: the test name; retrieval_drop: the measure (e.g. "
+                     "'ndcg@10'); job_*: the job name", "")
     model: str = _doc("only this model (empty = every model)", "")
     op: Literal["<", "<=", ">", ">=", "==", "!="] = _doc("comparison with threshold", ">=")
     threshold: float = _doc("value compared with the signal", 1.0)
@@ -325,6 +326,11 @@ def _default_rules() -> list[RuleSettings]:
                      for_runs=2, severity="warning",
                      summary="{value:.1%} of queries on {model} ({model_version}) are far from "
                      "every reference query", runbook_url=runbook + "embeddingnoveltyhigh"),
+        RuleSettings(name="EmbeddingRetrievalDrop", signal="retrieval_drop", test="ndcg@10",
+                     op=">", threshold=0.05, for_runs=1, severity="warning",
+                     summary="nDCG@10 of {model} ({model_version}) on canary set {canary_set} "
+                     "fell {value:.3f} below its trailing mean",
+                     runbook_url=runbook + "embeddingretrievaldrop"),
         RuleSettings(name="DriftmonJobFailing", signal="job_failures", op=">=", threshold=3.0,
                      for_runs=1, severity="warning",
                      summary="driftmon job {job} failed {value:.0f} times in a row",
@@ -588,8 +594,8 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"alerts.sinks[{i}].routing_key_env: required for kind "
                               "'pagerduty'")
     for i, rule in enumerate(s.alerts.rules):
-        if rule.signal == "drift_p_value" and not rule.test:
-            raise ConfigError(f"alerts.rules[{i}].test: required for signal 'drift_p_value'")
+        if rule.signal in ("drift_p_value", "retrieval_drop") and not rule.test:
+            raise ConfigError(f"alerts.rules[{i}].test: required for signal {rule.signal!r}")
         if rule.for_runs < 1:
             raise ConfigError(f"alerts.rules[{i}].for_runs: expected at least 1")
     if not 0 < s.drift.alpha < 1:

@@ -40,12 +40,32 @@ def _examples(explanation: dict[str, Any] | None) -> list[str]:
     return []
 
 
+#: canary runs before the latest whose mean is the trailing baseline of retrieval_drop
+TRAILING_RUNS = 6
+
+
+def _retrieval_drops(labels: dict[str, str], runs: list[Any]) -> list[Signal]:
+    """Per retrieval measure: trailing mean of the previous runs minus the latest value."""
+    if len(runs) < 2:
+        return []
+    out: list[Signal] = []
+    for metric, value in runs[0].retrieval.items():
+        if "@" not in metric and metric != "map":
+            continue
+        previous = [r.retrieval[metric] for r in runs[1:TRAILING_RUNS + 1] if metric in r.retrieval]
+        if previous:
+            drop = sum(previous) / len(previous) - value
+            out.append(Signal("retrieval_drop", {**labels, "test": metric}, drop, runs[0].id,
+                              (drop,), {"latest": value, "trailing_runs": len(previous)}))
+    return out
+
+
 def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timedelta],
                     now: datetime) -> list[Signal]:
     """The alertable signals of every active model version and job."""
     out: list[Signal] = []
     canary: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
-    for run in repo.latest_canary_runs(s, limit_per_key=history):
+    for run in repo.latest_canary_runs(s, limit_per_key=max(history, TRAILING_RUNS + 1)):
         canary[(run.model, run.version, run.canary_set)].append(run)
     for (model, version, cset), runs in canary.items():
         labels = {"model": model, "model_version": version, "canary_set": cset}
@@ -53,7 +73,8 @@ def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timede
                           runs[0].id, tuple(float(r.verdict == "changed") for r in runs),
                           {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio}))
         out.append(Signal("canary_min_cosine", labels, runs[0].min_cosine, runs[0].id,
-                          tuple(r.min_cosine for r in runs)))
+                          tuple(r.min_cosine for r in runs[:history])))
+        out += _retrieval_drops(labels, runs)
     drift: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for run in repo.latest_drift_runs(s, limit_per_version=history):
         drift[(run.model, run.version)].append(run)

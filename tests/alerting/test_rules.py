@@ -75,3 +75,23 @@ def test_rules_filter_by_signal_and_test() -> None:
             _sig(1.0)]
     (t,) = evaluate([rule], sigs, [], NOW, timedelta(hours=4))
     assert t.labels["test"] == "mmd" and t.state == "firing"
+
+
+def test_retrieval_drop_is_the_trailing_mean_minus_the_latest() -> None:
+    from monitor.config import load_settings
+    from monitor.domain import CanaryRunRecord
+    from monitor.signals import _retrieval_drops
+
+    def run(i: int, ndcg: float) -> CanaryRunRecord:
+        return CanaryRunRecord(i, "prod", "v1", "core", NOW, "unchanged", 1.0, 1.0, 1.0, 0.0,
+                               1.0, 0.999, retrieval={"ndcg@10": ndcg, "top1_median": 0.5})
+
+    labels = {"model": "prod", "model_version": "v1", "canary_set": "core"}
+    (sig,) = _retrieval_drops(labels, [run(9, 0.80), run(8, 0.90), run(7, 0.92), run(6, 0.88)])
+    assert sig.name == "retrieval_drop" and sig.labels["test"] == "ndcg@10"
+    assert abs(sig.value - 0.10) < 1e-12 and sig.result_id == 9
+    assert _retrieval_drops(labels, [run(1, 0.5)]) == [], "no trailing runs, no signal"
+    rules = load_settings(None).alerts.rules
+    (t,) = [t for t in evaluate(rules, [sig], [], NOW, timedelta(hours=4))
+            if t.rule == "EmbeddingRetrievalDrop"]
+    assert t.state == "firing" and "fell 0.100 below" in t.summary
