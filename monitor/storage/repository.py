@@ -31,26 +31,21 @@ from monitor.storage.schema import (
     QueryEmbedding,
     QuerySample,
     RetrievalMetric,
-    SampleWindow,
     SourceCounter,
-    SourcePosition,
 )
 from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 
 __all__ = [
-    "add_counters",
     "canary_items",
     "changed_canary_sets",
     "current_baseline",
     "drop_query_embeddings",
     "embeddings_by_hash",
     "ensure_model_version",
-    "get_position",
     "import_canary_set",
     "latest_canary_runs",
     "latest_canary_set",
     "latest_drift_runs",
-    "reservoir_offer",
     "samples_missing_embeddings",
     "save_baseline",
     "save_canary_run",
@@ -59,7 +54,6 @@ __all__ = [
     "save_migrate_check",
     "save_query_embeddings",
     "save_retrieval_metrics",
-    "set_position",
     "window_embeddings",
 ]
 
@@ -103,12 +97,6 @@ def active_model_versions(session: Session) -> list[ModelVersionRef]:
     rows = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))
                            .order_by(ModelVersion.model_name, ModelVersion.id))
     return [_ref(mv) for mv in rows]
-
-
-def deactivate_other_versions(session: Session, name: str, keep_id: int) -> None:
-    session.execute(update(ModelVersion).where(ModelVersion.model_name == name,
-                                               ModelVersion.id != keep_id)
-                    .values(active=False))
 
 
 # --------------------------------------------------------------------------- canaries
@@ -223,75 +211,10 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
 # --------------------------------------------------------------------------- sources
 
 
-def get_position(session: Session, source: str, path: str) -> tuple[int, int] | None:
-    row = session.execute(select(SourcePosition.inode, SourcePosition.offset).where(
-        SourcePosition.source == source, SourcePosition.path == path)).first()
-    return (row[0], row[1]) if row else None
-
-
-def set_position(session: Session, source: str, path: str, inode: int, offset: int,
-                 now: datetime) -> None:
-    pos = session.scalars(select(SourcePosition).where(
-        SourcePosition.source == source, SourcePosition.path == path)).one_or_none()
-    if pos is None:
-        session.add(SourcePosition(source=source, path=path, inode=inode, offset=offset,
-                                   updated_at=now))
-    else:
-        pos.inode, pos.offset, pos.updated_at = inode, offset, now
-
-
-def add_counters(session: Session, source: str, counts: dict[str, int]) -> None:
-    for counter, value in counts.items():
-        if not value:
-            continue
-        row = session.scalars(select(SourceCounter).where(
-            SourceCounter.source == source, SourceCounter.counter == counter)).one_or_none()
-        if row is None:
-            session.add(SourceCounter(source=source, counter=counter, value=value))
-        else:
-            row.value += value
-    session.flush()
-
-
 def source_counters(session: Session) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in session.execute(  # type: ignore[misc]
         select(SourceCounter.source, SourceCounter.counter, SourceCounter.value)
         .order_by(SourceCounter.source, SourceCounter.counter)).all()]
-
-
-def reservoir_offer(session: Session, source: str, window_start: datetime, cap: int,
-                    draw: Any, text_hash: str, text: str | None,
-                    event_time: datetime) -> str:
-    """Offer one record to the window's persistent reservoir (Vitter's algorithm R).
-
-    ``draw(n)`` returns a uniform integer in [0, n). Returns ``sampled``,
-    ``replaced`` or ``dropped``. Repeated queries are kept as often as they occur:
-    the sample stays a uniform sample of traffic, which the drift tests need
-    (their reference and current windows must be exchangeable under no drift);
-    repeats cost no extra embedding calls (see :func:`embeddings_by_hash`).
-    """
-    win = session.scalars(select(SampleWindow).where(
-        SampleWindow.source == source, SampleWindow.window_start == window_start)).one_or_none()
-    if win is None:
-        win = SampleWindow(source=source, window_start=window_start, seen=0, kept=0)
-        session.add(win)
-        session.flush()
-    win.seen += 1
-    if win.kept < cap:
-        slot = win.kept
-        win.kept += 1
-        outcome = "sampled"
-    else:
-        slot = int(draw(win.seen))
-        if slot >= cap:
-            return "dropped"
-        session.execute(delete(QuerySample).where(QuerySample.window_id == win.id,
-                                                  QuerySample.slot == slot))
-        outcome = "replaced"
-    session.add(QuerySample(window_id=win.id, source=source, window_start=window_start,
-                            slot=slot, event_time=event_time, text_hash=text_hash, text=text))
-    session.flush()
-    return outcome
 
 
 def samples_missing_embeddings(session: Session, mv_id: int, since: datetime,
@@ -432,11 +355,6 @@ def save_migrate_check(session: Session, **values: Any) -> int:
     session.add(check)
     session.flush()
     return check.id
-
-
-def model_version_by_id(session: Session, mv_id: int) -> ModelVersionRef | None:
-    mv = session.get(ModelVersion, mv_id)
-    return _ref(mv) if mv is not None else None
 
 
 def changed_canary_sets(session: Session, mv_id: int) -> list[str]:

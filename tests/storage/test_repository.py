@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
@@ -36,31 +35,6 @@ def test_model_versions_follow_the_configuration_not_the_variant(db: Database) -
         c = repo.ensure_model_version(s, "prod", {**MODEL, "dimensions": 16}, T0)
     assert a.id == b.id, "a silent change on the provider's side is not a new version"
     assert c.id != a.id and c.version != a.version and c.dimensions == 16
-
-
-def test_reservoir_keeps_cap_and_samples_uniformly(db: Database) -> None:
-    cap, n, windows = 20, 200, 40
-    rng = np.random.default_rng(1)
-    kept_positions: list[int] = []
-    with db.transaction() as s:
-        for w in range(windows):
-            start = T0 + timedelta(hours=w)
-            for i in range(n):
-                repo.reservoir_offer(s, "src", start, cap, rng.integers, f"h{w}-{i}", f"q{i}",
-                                     start)
-    with db.read() as s:
-        from sqlalchemy import select
-
-        from monitor.storage.schema import QuerySample, SampleWindow
-
-        wins = s.scalars(select(SampleWindow)).all()
-        assert {(w.seen, w.kept) for w in wins} == {(n, cap)}
-        texts = s.scalars(select(QuerySample.text)).all()
-    assert len(texts) == cap * windows
-    kept_positions = [int(t[1:]) for t in texts if t]
-    # every position is equally likely to be kept: chi-square over 10 bins of 20 positions
-    counts = np.bincount(np.array(kept_positions) // 20, minlength=10)
-    assert sps.chisquare(counts).pvalue > 0.001, counts
 
 
 def test_canary_sets_are_versioned_by_content(db: Database) -> None:
