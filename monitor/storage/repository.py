@@ -80,16 +80,17 @@ def ensure_model_version(session: Session, name: str, settings: dict[str, Any],
     digest, ident = config_identity(settings)
     mv = session.scalars(select(ModelVersion).where(
         ModelVersion.model_name == name, ModelVersion.config_hash == digest)).one_or_none()
+    active = bool(settings.get("active", True))  # an evaluated candidate is not monitored
     if mv is None:
         mv = ModelVersion(model_name=name, version="v" + digest[:8], provider=ident["provider"],
                           model_id=str(ident["model"]), dimensions=int(ident["dimensions"]),
-                          config_hash=digest, config=ident, active=True, created_at=now,
+                          config_hash=digest, config=ident, active=active, created_at=now,
                           last_seen_at=now)
         session.add(mv)
         session.flush()
     else:
         mv.last_seen_at = now
-        mv.active = True
+        mv.active = active
     return _ref(mv)
 
 

@@ -35,6 +35,9 @@ def test_model_versions_follow_the_configuration_not_the_variant(db: Database) -
         c = repo.ensure_model_version(s, "prod", {**MODEL, "dimensions": 16}, T0)
     assert a.id == b.id, "a silent change on the provider's side is not a new version"
     assert c.id != a.id and c.version != a.version and c.dimensions == 16
+    with db.transaction() as s:
+        repo.ensure_model_version(s, "cand", {**MODEL, "active": False}, T0)
+        assert {m.model for m in repo.active_model_versions(s)} == {"prod"}
 
 
 def test_canary_sets_are_versioned_by_content(db: Database) -> None:
