@@ -8,6 +8,7 @@ import logging
 import random
 import ssl
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -58,7 +59,7 @@ class _Piece:
     error: ProviderError | None = None
 
 
-class HTTPEmbedder:
+class HTTPEmbedder(ABC):
     """Base of the HTTP wire formats; subclasses say how to ask and how to read the answer."""
 
     provider: ClassVar[str] = "http"
@@ -108,17 +109,20 @@ class HTTPEmbedder:
 
     # ------------------------------------------------------------------ wire-format hooks
 
+    @abstractmethod
     def url(self) -> str:
-        raise NotImplementedError
+        """The endpoint of one embedding request."""
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key}"} if self._key else {}
 
+    @abstractmethod
     def body(self, texts: list[str], kind: Kind) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON request body for one batch."""
 
+    @abstractmethod
     def parse(self, response: httpx.Response, payload: Any, n: int) -> Parsed:
-        raise NotImplementedError
+        """Vectors, usage and identity from one response."""
 
     async def probe(self, client: httpx.AsyncClient) -> dict[str, str]:
         """Identity the endpoint reports outside embedding responses (TEI /info, ...)."""
