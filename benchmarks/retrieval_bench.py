@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="only the small size")
-    parser.add_argument("--write", action="store_true",
-                        help="print the Markdown section for benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="print the Markdown section for benchmarks/RESULTS.md"
+    )
     parser.add_argument("--child", nargs=3, type=int, metavar=("DOCS", "QUERIES", "DIM"))
     args = parser.parse_args(argv)
     if args.child:

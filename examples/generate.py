@@ -23,8 +23,12 @@ def main() -> None:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     for hour in range(8):  # six ordinary hours, then two with a new topic
         share = 0.0 if hour < 6 else 0.3
-        write_queries(out, queries(200, rng, drift_share=share),
-                      start + timedelta(hours=hour), timedelta(hours=1))
+        write_queries(
+            out,
+            queries(200, rng, drift_share=share),
+            start + timedelta(hours=hour),
+            timedelta(hours=1),
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         _run(connection)

@@ -38,10 +38,17 @@ CYCLE = ("sample", "canary", "drift", "alerts", "deliver")
 def load_snapshot(db: Database) -> Snapshot:
     """Everything /metrics shows, in one short read."""
     with db.read() as s:
-        versions = tuple(ModelVersionInfo(model=m.model, version=m.version, provider=m.provider,
-                                          model_id=m.model_id, dimensions=m.dimensions,
-                                          fingerprint=m.fingerprint or "")
-                         for m in repo.active_model_versions(s))
+        versions = tuple(
+            ModelVersionInfo(
+                model=m.model,
+                version=m.version,
+                provider=m.provider,
+                model_id=m.model_id,
+                dimensions=m.dimensions,
+                fingerprint=m.fingerprint or "",
+            )
+            for m in repo.active_model_versions(s)
+        )
         return Snapshot(
             model_versions=versions,
             drift_runs=tuple(repo.latest_drift_runs(s)),
@@ -56,16 +63,25 @@ def load_snapshot(db: Database) -> Snapshot:
 class Agent:
     """The daemon: HTTP server, scheduler and job context around one database."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 environ: Mapping[str, str] | None = None,
-                 config_path: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+        config_path: str | None = None,
+    ) -> None:
         self.settings = settings
         self.config_path = config_path
         self._lock_file: Any = None
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
-        self.ctx = JobContext(settings=settings, db=self.db, clock=clock or SystemClock(),
-                              replica=settings.agent.replica_id or default_replica(),
-                              environ=dict(environ) if environ is not None else None)
+        self.ctx = JobContext(
+            settings=settings,
+            db=self.db,
+            clock=clock or SystemClock(),
+            replica=settings.agent.replica_id or default_replica(),
+            environ=dict(environ) if environ is not None else None,
+        )
         self.registry = metrics.build_registry(lambda: load_snapshot(self.db))
         self.ctx.meter = metrics.ProviderMeter(self.registry)
         self.server: HttpServer | None = None
@@ -91,9 +107,13 @@ class Agent:
             doc = status_document(load_snapshot(self.db), self.ctx.clock.now())
             return Response(200, json.dumps(doc, indent=1).encode(), "application/json")
 
-        return {"/metrics": metrics_route, "/healthz": healthz, "/readyz": readyz,
-                "/api/v1/status": status,
-                "/v1/queries": ingest_route(self.ctx)}
+        return {
+            "/metrics": metrics_route,
+            "/healthz": healthz,
+            "/readyz": readyz,
+            "/api/v1/status": status,
+            "/v1/queries": ingest_route(self.ctx),
+        }
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
@@ -111,7 +131,8 @@ class Agent:
             for name in JOBS:
                 j = jobs.get(name)
                 limit = 2 * job_interval(self.settings, name, self.ctx.cron_periods) + timedelta(
-                    minutes=1)
+                    minutes=1
+                )
                 if j is None or j.last_started_at is None:
                     checks[f"job:{name}"] = "not run yet"
                 elif now - j.last_started_at > limit:
@@ -150,15 +171,16 @@ class Agent:
         url = self.settings.database.url
         if self.db.dialect != "sqlite" or ":memory:" in url or not url.startswith("sqlite:///"):
             return
-        path = url[len("sqlite:///"):] + ".lock"
+        path = url[len("sqlite:///") :] + ".lock"
         fh = open(path, "a+")  # held open for the daemon's lifetime
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
             raise StorageError(
-                f"another driftmon daemon is running on {url[len('sqlite:///'):]} "
-                "(SQLite allows one; use PostgreSQL for several replicas)") from None
+                f"another driftmon daemon is running on {url[len('sqlite:///') :]} "
+                "(SQLite allows one; use PostgreSQL for several replicas)"
+            ) from None
         self._lock_file = fh
 
     def start(self) -> None:
@@ -166,17 +188,21 @@ class Agent:
         check_revision(self.db)
         self._lock_sqlite()
         now = self.ctx.clock.now()
-        self.ctx.cron_periods = {name: schedule_period(name, spec, now)
-                                 for name, spec in self._specs()}
+        self.ctx.cron_periods = {
+            name: schedule_period(name, spec, now) for name, spec in self._specs()
+        }
         sched = self.settings.schedule
         self._scheduler = build_scheduler(
-            self._specs(), self._scheduled, misfire_grace=parse_duration(sched.misfire_grace),
-            jitter=parse_duration(sched.jitter), first_run=now)
+            self._specs(),
+            self._scheduled,
+            misfire_grace=parse_duration(sched.misfire_grace),
+            jitter=parse_duration(sched.jitter),
+            first_run=now,
+        )
         if self.settings.server.enabled:
             self.server = HttpServer(self.settings.server.listen, self.routes())
             self.server.start()
-            log.info("serving /metrics, /healthz, /readyz, /api/v1/status on %s",
-                     self.server.url)
+            log.info("serving /metrics, /healthz, /readyz, /api/v1/status on %s", self.server.url)
         self._scheduler.start()
         threading.Thread(target=self.run_cycle, name="driftmon-first-cycle", daemon=True).start()
 
@@ -188,15 +214,15 @@ class Agent:
         try:
             new = load_settings(self.config_path)
             now = self.ctx.clock.now()
-            periods = {name: schedule_period(name, getattr(new.schedule, name), now)
-                       for name in CYCLE}
+            periods = {
+                name: schedule_period(name, getattr(new.schedule, name), now) for name in CYCLE
+            }
         except MonitorError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return False
         for section in ("database", "server"):
             if getattr(new, section) != getattr(self.settings, section):
-                log.warning("reload: [%s] changes need a restart; keeping the running one",
-                            section)
+                log.warning("reload: [%s] changes need a restart; keeping the running one", section)
                 new = dataclasses.replace(new, **{section: getattr(self.settings, section)})
         self.settings = new
         self.ctx.settings = new
@@ -205,8 +231,9 @@ class Agent:
             provider.close()
         self.ctx.providers.clear()
         if self._scheduler is not None:
-            reschedule(self._scheduler, self._specs(),
-                       jitter=parse_duration(new.schedule.jitter), now=now)
+            reschedule(
+                self._scheduler, self._specs(), jitter=parse_duration(new.schedule.jitter), now=now
+            )
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
@@ -215,8 +242,9 @@ class Agent:
         self._stop.set()
         grace = parse_duration(self.settings.agent.shutdown_grace).total_seconds()
         if self._scheduler is not None and self._scheduler.running:
-            waiter = threading.Thread(target=self._scheduler.shutdown, kwargs={"wait": True},
-                                      daemon=True)
+            waiter = threading.Thread(
+                target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True
+            )
             waiter.start()
             waiter.join(timeout=grace)
             if waiter.is_alive():

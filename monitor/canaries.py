@@ -26,8 +26,9 @@ def _items_jsonl(path: Path) -> list[Item]:
                 raise InputError(f"{path}:{lineno}: not valid JSON") from None
             if not isinstance(obj, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object")
-            items.append(_item(path, lineno, obj.get("id"), obj.get("kind", "query"),
-                               obj.get("text")))
+            items.append(
+                _item(path, lineno, obj.get("id"), obj.get("kind", "query"), obj.get("text"))
+            )
     return items
 
 
@@ -36,8 +37,10 @@ def _items_csv(path: Path) -> list[Item]:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
             raise InputError(f"{path}: a CSV canary set needs the columns id, text (and kind)")
-        return [_item(path, i + 2, row.get("id"), row.get("kind") or "query", row.get("text"))
-                for i, row in enumerate(reader)]
+        return [
+            _item(path, i + 2, row.get("id"), row.get("kind") or "query", row.get("text"))
+            for i, row in enumerate(reader)
+        ]
 
 
 def _item(path: Path, lineno: int, key: object, kind: object, text: object) -> Item:
@@ -55,8 +58,9 @@ def _qrels(path: Path) -> list[Qrel]:
     with path.open(encoding="utf-8") as fh:
         lines = [ln for ln in fh.read().splitlines() if ln.strip()]
     if lines and lines[0].split() == ["query_id", "doc_id", "relevance"]:
-        rows = [(i + 2, ln.split("\t") if "\t" in ln else ln.split())
-                for i, ln in enumerate(lines[1:])]
+        rows = [
+            (i + 2, ln.split("\t") if "\t" in ln else ln.split()) for i, ln in enumerate(lines[1:])
+        ]
         rows = [(n, [r[0], "0", r[1], r[2]] if len(r) == 3 else r) for n, r in rows]
     else:
         rows = [(i + 1, ln.split()) for i, ln in enumerate(lines)]

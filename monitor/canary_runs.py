@@ -36,8 +36,7 @@ class Embedded:
     identity: dict[str, str]
 
 
-def embed_items(ctx: JobContext, model: ModelSettings,
-                records: list[CanaryItemRecord]) -> Embedded:
+def embed_items(ctx: JobContext, model: ModelSettings, records: list[CanaryItemRecord]) -> Embedded:
     """Every canary item embedded by ``model`` (queries and documents with their prefixes)."""
     out: np.ndarray | None = None
     identity: dict[str, str] = {}
@@ -47,8 +46,9 @@ def embed_items(ctx: JobContext, model: ModelSettings,
             continue
         result = ctx.embed(model, [records[i].text for i in idx], kind)
         if result.failed:
-            raise ProviderError(f"{len(result.failed)} canary items failed to embed; "
-                                "a canary run needs every item")
+            raise ProviderError(
+                f"{len(result.failed)} canary items failed to embed; a canary run needs every item"
+            )
         if out is None:
             out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
         out[idx] = result.vectors
@@ -57,8 +57,10 @@ def embed_items(ctx: JobContext, model: ModelSettings,
     return Embedded(out, identity)
 
 
-def _split(records: list[CanaryItemRecord], vectors: np.ndarray,
-           ) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+def _split(
+    records: list[CanaryItemRecord],
+    vectors: np.ndarray,
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     q = [i for i, r in enumerate(records) if r.kind == "query"]
     d = [i for i, r in enumerate(records) if r.kind == "document"]
     return ([records[i].key for i in q], vectors[q], [records[i].key for i in d], vectors[d])
@@ -71,8 +73,9 @@ def _qrels(qrels: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
     return out
 
 
-def topk_overlap(records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray,
-                 k: int = OVERLAP_K) -> float | None:
+def topk_overlap(
+    records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray, k: int = OVERLAP_K
+) -> float | None:
     """Mean top-k Jaccard overlap: baseline queries vs current queries, on baseline documents.
 
     This is what users of an index built with the baseline see: their documents keep
@@ -91,9 +94,12 @@ def topk_overlap(records: list[CanaryItemRecord], baseline: np.ndarray, current:
     return float(np.mean(scores))
 
 
-def retrieval_rows(cset: CanarySetSettings, records: list[CanaryItemRecord],
-                   vectors: np.ndarray, qrels: list[tuple[str, str, int]],
-                   ) -> tuple[list[tuple[str, int, float]], dict[str, Any]]:
+def retrieval_rows(
+    cset: CanarySetSettings,
+    records: list[CanaryItemRecord],
+    vectors: np.ndarray,
+    qrels: list[tuple[str, str, int]],
+) -> tuple[list[tuple[str, int, float]], dict[str, Any]]:
     """(metric, dims, value) rows for the DB and a summary, on the set's judgements."""
     qids, qv, dids, dv = _split(records, vectors)
     if not qids or not dids:
@@ -104,18 +110,28 @@ def retrieval_rows(cset: CanarySetSettings, records: list[CanaryItemRecord],
     judged = _qrels(qrels)
     if judged:
         dims = [m for m in cset.matryoshka_dims if m < full]
-        results = (retrieval.matryoshka(qv, dv, qids, dids, judged, dims=dims, ks=cset.ks,
-                                        cutoffs=cset.score_cutoffs) if dims else
-                   {full: retrieval.evaluate(qv, dv, qids, dids, judged, ks=cset.ks,
-                                             cutoffs=cset.score_cutoffs)})
+        results = (
+            retrieval.matryoshka(
+                qv, dv, qids, dids, judged, dims=dims, ks=cset.ks, cutoffs=cset.score_cutoffs
+            )
+            if dims
+            else {
+                full: retrieval.evaluate(
+                    qv, dv, qids, dids, judged, ks=cset.ks, cutoffs=cset.score_cutoffs
+                )
+            }
+        )
         for m, res in results.items():
             rows += [(name, m, float(v)) for name, v in res.metrics.items()]
         summary = dict(results[full].metrics)
     k = min(max(cset.ks), len(dids))
     _, top = retrieval.search(qv, dv, k)
     scores = retrieval.score_stats(top, k=k, cutoffs=cset.score_cutoffs)
-    rows += [("top1_median", full, scores.top1.median), ("top1_p05", full, scores.top1.p05),
-             (f"top{scores.k}_median", full, scores.topk.median)]
+    rows += [
+        ("top1_median", full, scores.top1.median),
+        ("top1_p05", full, scores.top1.p05),
+        (f"top{scores.k}_median", full, scores.topk.median),
+    ]
     rows += [(f"top1_pass@{c}", full, v) for c, v in scores.pass_rates.items()]
     summary["top1_median"] = scores.top1.median
     return rows, summary
@@ -146,34 +162,56 @@ def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]
             with ctx.db.transaction() as s:
                 if baseline is None:
                     floor = noise_floor([e.vectors for e in embedded])
-                    baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
-                                                     embedded[0].vectors, floor, now)
+                    baseline_id = repo.save_baseline(
+                        s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
+                    )
                     vectors = embedded[0].vectors  # the last repeat is the first observation
                 else:
                     baseline_id, floor, vectors = baseline
-                cmp = compare_to_baseline(vectors, current.vectors, floor=floor,
-                                          min_cosine=cset.min_cosine)
+                cmp = compare_to_baseline(
+                    vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine
+                )
                 overlap = topk_overlap(records, vectors, current.vectors)
                 run_id = repo.save_canary_run(
-                    s, set_id=set_id, model_version_id=mv.id, baseline_id=baseline_id,
-                    created_at=now, verdict=cmp.verdict, n_items=cmp.n_items,
-                    min_cosine=cmp.min_cosine, p01_cosine=cmp.p01_cosine,
-                    mean_cosine=cmp.mean_cosine, share_below=cmp.share_below,
-                    norm_ratio=cmp.norm_ratio, dim_baseline=cmp.dim_baseline,
-                    dim_current=cmp.dim_current, tolerance=cmp.tolerance,
-                    details={"reasons": list(cmp.reasons), "baseline_created": baseline is None,
-                             "noise_floor": floor, "identity": current.identity,
-                             f"top{OVERLAP_K}_overlap_stale_index": overlap})
+                    s,
+                    set_id=set_id,
+                    model_version_id=mv.id,
+                    baseline_id=baseline_id,
+                    created_at=now,
+                    verdict=cmp.verdict,
+                    n_items=cmp.n_items,
+                    min_cosine=cmp.min_cosine,
+                    p01_cosine=cmp.p01_cosine,
+                    mean_cosine=cmp.mean_cosine,
+                    share_below=cmp.share_below,
+                    norm_ratio=cmp.norm_ratio,
+                    dim_baseline=cmp.dim_baseline,
+                    dim_current=cmp.dim_current,
+                    tolerance=cmp.tolerance,
+                    details={
+                        "reasons": list(cmp.reasons),
+                        "baseline_created": baseline is None,
+                        "noise_floor": floor,
+                        "identity": current.identity,
+                        f"top{OVERLAP_K}_overlap_stale_index": overlap,
+                    },
+                )
                 if overlap is not None:
-                    rows.append((f"top{OVERLAP_K}_overlap_stale_index",
-                                 current.vectors.shape[1], overlap))
+                    rows.append(
+                        (f"top{OVERLAP_K}_overlap_stale_index", current.vectors.shape[1], overlap)
+                    )
                 repo.save_retrieval_metrics(s, run_id, rows)
                 details[f"{model.name}/{cset.name}"] = {
-                    "verdict": cmp.verdict, "min_cosine": cmp.min_cosine,
-                    "mean_cosine": cmp.mean_cosine, "run_id": run_id,
-                    "baseline_created": baseline is None, "reasons": list(cmp.reasons),
-                    "topk_overlap": overlap, "retrieval": quality,
-                    "identity": current.identity}
+                    "verdict": cmp.verdict,
+                    "min_cosine": cmp.min_cosine,
+                    "mean_cosine": cmp.mean_cosine,
+                    "run_id": run_id,
+                    "baseline_created": baseline is None,
+                    "reasons": list(cmp.reasons),
+                    "topk_overlap": overlap,
+                    "retrieval": quality,
+                    "identity": current.identity,
+                }
                 evaluate_alerts(ctx, s)
             done += 1
     return done, details
@@ -186,8 +224,9 @@ def _find_set(ctx: JobContext, name: str) -> CanarySetSettings:
     raise ConfigError(f"no canary set named {name!r} in [[canary_sets]]")
 
 
-def rebaseline(ctx: JobContext, model_name: str, set_name: str, *, reason: str,
-               by: str) -> dict[str, Any]:
+def rebaseline(
+    ctx: JobContext, model_name: str, set_name: str, *, reason: str, by: str
+) -> dict[str, Any]:
     """Replace a model version's baseline of a set with a fresh embedding, recording why.
 
     The version's cached query vectors are dropped as well: after a model change
@@ -204,25 +243,40 @@ def rebaseline(ctx: JobContext, model_name: str, set_name: str, *, reason: str,
     embedded = [embed_items(ctx, model, records) for _ in range(max(cset.baseline_repeats, 1))]
     floor = noise_floor([e.vectors for e in embedded])
     with ctx.db.transaction() as s:
-        baseline_id = repo.save_baseline(s, set_id, mv.id, [r.id for r in records],
-                                         embedded[0].vectors, floor, now, reason=reason,
-                                         created_by=by)
+        baseline_id = repo.save_baseline(
+            s,
+            set_id,
+            mv.id,
+            [r.id for r in records],
+            embedded[0].vectors,
+            floor,
+            now,
+            reason=reason,
+            created_by=by,
+        )
         # cached query vectors may come from the old model: drift runs re-embed from here
         dropped = repo.drop_query_embeddings(s, mv.id)
-    return {"baseline_id": baseline_id, "model_version": mv.version, "noise_floor": floor,
-            "dropped_query_vectors": dropped}
+    return {
+        "baseline_id": baseline_id,
+        "model_version": mv.version,
+        "noise_floor": floor,
+        "dropped_query_vectors": dropped,
+    }
 
 
-def migrate_check(ctx: JobContext, from_name: str, to_name: str, set_name: str,
-                  *, seed: int = 0) -> dict[str, Any]:
+def migrate_check(
+    ctx: JobContext, from_name: str, to_name: str, set_name: str, *, seed: int = 0
+) -> dict[str, Any]:
     """Compare candidate ``to`` with serving ``from`` on a labelled canary set; store it."""
     from monitor.stats import crossmodel
 
     cset = _find_set(ctx, set_name)
     items, qrels = read_canary_set(cset.path, cset.qrels)
     if not qrels:
-        raise ConfigError(f"canary set {set_name!r} has no qrels; migrate-check compares "
-                          "retrieval quality and needs judgements")
+        raise ConfigError(
+            f"canary set {set_name!r} has no qrels; migrate-check compares "
+            "retrieval quality and needs judgements"
+        )
     a_model, b_model = ctx.settings.model(from_name), ctx.settings.model(to_name)
     now = ctx.clock.now()
     with ctx.db.transaction() as s:
@@ -237,23 +291,32 @@ def migrate_check(ctx: JobContext, from_name: str, to_name: str, set_name: str,
     qids, qa, dids, da = _split(records, ea.vectors)
     _, qb, _, db = _split(records, eb.vectors)
     policy = [dataclasses.asdict(r) for r in ctx.settings.migration.policy] or None
-    result = crossmodel.compare_models(qa, da, qb, db, qids, dids, _qrels(qrels), ks=cset.ks,
-                                       policy=policy, seed=seed)
+    result = crossmodel.compare_models(
+        qa, da, qb, db, qids, dids, _qrels(qrels), ks=cset.ks, policy=policy, seed=seed
+    )
     doc = result.to_dict()
     mig = ctx.settings.migration
     if mig.corpus_documents > 0:
         estimate = crossmodel.reembed_estimate(
-            n_documents=mig.corpus_documents, mean_tokens=mig.corpus_mean_tokens,
+            n_documents=mig.corpus_documents,
+            mean_tokens=mig.corpus_mean_tokens,
             price_per_million_tokens=b_model.price_per_million_tokens,
-            texts_per_second=throughput)
+            texts_per_second=throughput,
+        )
         doc["reembed"] = estimate.to_dict()
     doc["throughput_texts_per_second"] = throughput
     doc["from"] = {"model": a.model, "model_version": a.version}
     doc["to"] = {"model": b.model, "model_version": b.version}
     with ctx.db.transaction() as s:
-        check_id = repo.save_migrate_check(s, from_version_id=a.id, to_version_id=b.id,
-                                           set_id=set_id, created_at=now,
-                                           verdict=str(doc["verdict"]), result=doc)
+        check_id = repo.save_migrate_check(
+            s,
+            from_version_id=a.id,
+            to_version_id=b.id,
+            set_id=set_id,
+            created_at=now,
+            verdict=str(doc["verdict"]),
+            result=doc,
+        )
     doc["id"] = check_id
     return doc
 
@@ -261,19 +324,27 @@ def migrate_check(ctx: JobContext, from_name: str, to_name: str, set_name: str,
 def format_migrate_check(doc: dict[str, Any]) -> str:
     """A terminal summary of :func:`migrate_check`'s result."""
     a, b = doc["from"], doc["to"]
-    lines = [f"migrate-check {a['model']} ({a['model_version']}) -> {b['model']} "
-             f"({b['model_version']}): {doc['verdict'].upper()}"]
+    lines = [
+        f"migrate-check {a['model']} ({a['model_version']}) -> {b['model']} "
+        f"({b['model_version']}): {doc['verdict'].upper()}"
+    ]
     for reason in doc.get("reasons", []):
         lines.append(f"  reason: {reason}")
     lines.append(f"  {'metric':12} {'current':>8} {'candidate':>9} {'delta':>8}  95% CI")
     for name, d in sorted(doc.get("deltas", {}).items()):
         if name in ("ndcg@10", "recall@10", "mrr@10", "map"):
-            lines.append(f"  {name:12} {d['mean_a']:8.4f} {d['mean_b']:9.4f} "
-                         f"{d['delta']:+8.4f}  [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]")
-    lines.append(f"  linear CKA {doc['cka']:.4f}; top-{doc['k_overlap']} Jaccard (median) "
-                 f"{doc['jaccard']['median']:.3f}; RBO (median) {doc['rbo']['median']:.3f}")
+            lines.append(
+                f"  {name:12} {d['mean_a']:8.4f} {d['mean_b']:9.4f} "
+                f"{d['delta']:+8.4f}  [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+            )
+    lines.append(
+        f"  linear CKA {doc['cka']:.4f}; top-{doc['k_overlap']} Jaccard (median) "
+        f"{doc['jaccard']['median']:.3f}; RBO (median) {doc['rbo']['median']:.3f}"
+    )
     if "reembed" in doc:
         r = doc["reembed"]
-        lines.append(f"  re-embedding {r['n_documents']} documents: ~{r['cost']:.2f} at the "
-                     f"configured price, ~{r['hours']:.1f} h at the measured throughput")
+        lines.append(
+            f"  re-embedding {r['n_documents']} documents: ~{r['cost']:.2f} at the "
+            f"configured price, ~{r['hours']:.1f} h at the measured throughput"
+        )
     return "\n".join(lines)

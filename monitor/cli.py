@@ -22,9 +22,12 @@ log = logging.getLogger("driftmon")
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-                                "level": record.levelname.lower(), "logger": record.name,
-                                "message": record.getMessage()}
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for key in ("job", "run_id"):
             if hasattr(record, key):
                 data[key] = getattr(record, key)
@@ -36,8 +39,9 @@ class _JsonFormatter(logging.Formatter):
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        tags = " ".join(f"{k}={getattr(record, k)}" for k in ("job", "run_id")
-                        if hasattr(record, k))
+        tags = " ".join(
+            f"{k}={getattr(record, k)}" for k in ("job", "run_id") if hasattr(record, k)
+        )
         return f"{line} [{tags}]" if tags else line
 
 
@@ -46,8 +50,11 @@ def _setup_logging(level: str, fmt: str) -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(JobLogFilter())
-    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter(
-        "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _JsonFormatter()
+        if fmt == "json"
+        else _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -137,8 +144,10 @@ def cmd_db(args: argparse.Namespace) -> int:
             before, after = upgrade(db)
             print(f"{safe_url(db.url)}: {before or 'empty'} -> {after}")
         elif args.db_command == "current":
-            print(f"{safe_url(db.url)}: at {current_revision(db) or 'no revision'}, "
-                  f"code expects {head_revision(db)}")
+            print(
+                f"{safe_url(db.url)}: at {current_revision(db) or 'no revision'}, "
+                f"code expects {head_revision(db)}"
+            )
         else:
             check_revision(db)
             print(f"{safe_url(db.url)}: schema is at the code's revision {head_revision(db)}")
@@ -177,11 +186,14 @@ def cmd_canary(args: argparse.Namespace) -> int:
             for cset in settings.canary_sets:
                 items, qrels = read_canary_set(cset.path, cset.qrels)
                 with db.transaction() as s:
-                    set_id, created = repo.import_canary_set(s, cset.name, cset.path, items,
-                                                             qrels, now)
+                    set_id, created = repo.import_canary_set(
+                        s, cset.name, cset.path, items, qrels, now
+                    )
                 state = "imported as a new version" if created else "unchanged"
-                print(f"{cset.name}: {len(items)} items, {len(qrels)} judgements, {state} "
-                      f"(id {set_id})")
+                print(
+                    f"{cset.name}: {len(items)} items, {len(qrels)} judgements, {state} "
+                    f"(id {set_id})"
+                )
         elif args.canary_command == "rebaseline":
             return _rebaseline(settings, db, args)
         else:
@@ -199,15 +211,22 @@ def cmd_canary(args: argparse.Namespace) -> int:
                         continue
                     items = repo.canary_items(s, set_id)
                     kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
-                    print(f"{name}: version id {set_id}, {kinds['query']} queries, "
-                          f"{kinds['document']} documents")
+                    print(
+                        f"{name}: version id {set_id}, {kinds['query']} queries, "
+                        f"{kinds['document']} documents"
+                    )
                     if args.canary_command == "show":
                         for r in (r for r in runs if r.canary_set == name):
-                            quality = ", ".join(f"{k}={v:.3f}" for k, v in sorted(
-                                r.retrieval.items()) if k.startswith(("ndcg", "recall@10")))
-                            print(f"  {r.model}/{r.version}: {r.verdict} at "
-                                  f"{r.created_at.isoformat()} min cos {r.min_cosine:.5f} "
-                                  f"mean {r.mean_cosine:.5f} {quality}")
+                            quality = ", ".join(
+                                f"{k}={v:.3f}"
+                                for k, v in sorted(r.retrieval.items())
+                                if k.startswith(("ndcg", "recall@10"))
+                            )
+                            print(
+                                f"  {r.model}/{r.version}: {r.verdict} at "
+                                f"{r.created_at.isoformat()} min cos {r.min_cosine:.5f} "
+                                f"mean {r.mean_cosine:.5f} {quality}"
+                            )
     finally:
         db.dispose()
     return 0
@@ -219,12 +238,19 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
 
     ctx = JobContext(settings=settings, db=db)
     try:
-        out = rebaseline(ctx, args.model, args.set, reason=args.reason,
-                         by=args.by or os.environ.get("USER") or "cli")
+        out = rebaseline(
+            ctx,
+            args.model,
+            args.set,
+            reason=args.reason,
+            by=args.by or os.environ.get("USER") or "cli",
+        )
     finally:
         ctx.close()
-    print(f"new baseline {out['baseline_id']} for {args.model} ({out['model_version']}) on "
-          f"{args.set}; endpoint noise floor {out['noise_floor']:.6f}")
+    print(
+        f"new baseline {out['baseline_id']} for {args.model} ({out['model_version']}) on "
+        f"{args.set}; endpoint noise floor {out['noise_floor']:.6f}"
+    )
     return 0
 
 
@@ -269,16 +295,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             with db.read() as s:
                 rows = ops.recent_alerts(s, args.limit)
                 silences = ops.active_silences(s, now)
-            print(f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
-                  f"{'since':26} summary")
+            print(
+                f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
+                f"{'since':26} summary"
+            )
             for a in rows:
                 ack = f" (acked by {a.acknowledged_by})" if a.acknowledged_at else ""
-                print(f"{a.id:>5} {a.state:9} {a.severity:9} {a.rule:28} {a.fingerprint:17} "
-                      f"{a.started_at.isoformat():26} {a.summary}{ack}")
+                print(
+                    f"{a.id:>5} {a.state:9} {a.severity:9} {a.rule:28} {a.fingerprint:17} "
+                    f"{a.started_at.isoformat():26} {a.summary}{ack}"
+                )
             for x in silences:
                 matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
-                print(f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
-                      f"{x.created_by}: {x.comment}")
+                print(
+                    f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
+                    f"{x.created_by}: {x.comment}"
+                )
         elif args.alerts_command == "silence":
             matchers = dict(_matcher(m) for m in args.match)
             try:
@@ -299,8 +331,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 if alert is None:
                     raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
                 ops.acknowledge(s, alert.id, who, now)
-            print(f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
-                  "until it resolves")
+            print(
+                f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
+                "until it resolves"
+            )
     finally:
         db.dispose()
     return 0
@@ -355,22 +389,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", "-c", metavar="FILE",
-                       help="TOML config (default: $DRIFTMON_CONFIG or ./driftmon.toml)")
+        p.add_argument(
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="TOML config (default: $DRIFTMON_CONFIG or ./driftmon.toml)",
+        )
         return p
 
     def with_logs(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--log-format", choices=["text", "json"], default="text",
-                       help="log line format (default: text)")
+        p.add_argument(
+            "--log-format",
+            choices=["text", "json"],
+            default="text",
+            help="log line format (default: text)",
+        )
         return p
 
     p = with_logs(with_config(sub.add_parser("run", help="run the agent daemon")))
     p.set_defaults(func=cmd_run)
 
-    p = with_logs(with_config(sub.add_parser("run-once", help="run one job and exit with its "
-                                             "status (0 ok or skipped, 1 failed)")))
-    p.add_argument("job", choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
-                   help="the job ('cycle' runs all in order)")
+    p = with_logs(
+        with_config(
+            sub.add_parser(
+                "run-once", help="run one job and exit with its status (0 ok or skipped, 1 failed)"
+            )
+        )
+    )
+    p.add_argument(
+        "job",
+        choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
+        help="the job ('cycle' runs all in order)",
+    )
     p.add_argument("--model", help="only this model (canary and drift jobs)")
     p.set_defaults(func=cmd_run_once)
 
@@ -380,31 +430,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the agent on synthetic traffic and report what it saw")
     p.add_argument("--dir", help="working folder (default: a new temporary folder)")
-    p.add_argument("--serve", action="store_true",
-                   help="keep serving /metrics afterwards until Ctrl-C")
+    p.add_argument(
+        "--serve", action="store_true", help="keep serving /metrics afterwards until Ctrl-C"
+    )
     p.add_argument("--listen", default="127.0.0.1:9108", help="address for --serve")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    for name, text in (("upgrade", "apply migrations up to the code's revision"),
-                       ("current", "show the database's and the code's revision"),
-                       ("check", "exit 0 only if the database is at the code's revision")):
+    for name, text in (
+        ("upgrade", "apply migrations up to the code's revision"),
+        ("current", "show the database's and the code's revision"),
+        ("check", "exit 0 only if the database is at the code's revision"),
+    ):
         with_config(dbsub.add_parser(name, help=text)).set_defaults(func=cmd_db)
 
     p = sub.add_parser("config", help="configuration")
     csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    c = csub.add_parser("check", help="validate FILE and print the effective config "
-                        "(secrets masked)")
+    c = csub.add_parser(
+        "check", help="validate FILE and print the effective config (secrets masked)"
+    )
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_config_check)
     csub.add_parser("reference", help="print every setting as a Markdown table").set_defaults(
-        func=cmd_config_reference)
+        func=cmd_config_reference
+    )
 
     p = sub.add_parser("canary", help="canary sets")
     ksub = p.add_subparsers(dest="canary_command", required=True, metavar="ACTION")
     with_config(ksub.add_parser("import", help="import the configured canary sets")).set_defaults(
-        func=cmd_canary)
+        func=cmd_canary
+    )
     with_config(ksub.add_parser("list", help="list canary sets")).set_defaults(func=cmd_canary)
     k = with_config(ksub.add_parser("show", help="a canary set's latest runs per model version"))
     k.add_argument("name")
@@ -415,20 +471,27 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--reason", required=True, help="why (stored with the baseline)")
     k.add_argument("--by", help="who (default $USER)")
     k.set_defaults(func=cmd_canary)
-    k = ksub.add_parser("diff", help="compare two aligned .npy embeddings of a canary set",
-                        add_help=False)
+    k = ksub.add_parser(
+        "diff", help="compare two aligned .npy embeddings of a canary set", add_help=False
+    )
     k.add_argument("rest", nargs=argparse.REMAINDER)
     k.set_defaults(func=_delegate("monitor.offline", "canary_diff_main"))
 
     p = sub.add_parser("retrieval", help="retrieval metrics")
     rsub = p.add_subparsers(dest="retrieval_command", required=True, metavar="ACTION")
-    r = rsub.add_parser("eval", help="recall/nDCG/MRR/MAP of .npy embeddings on qrels",
-                        add_help=False)
+    r = rsub.add_parser(
+        "eval", help="recall/nDCG/MRR/MAP of .npy embeddings on qrels", add_help=False
+    )
     r.add_argument("rest", nargs=argparse.REMAINDER)
     r.set_defaults(func=_delegate("monitor.offline", "retrieval_eval_main"))
 
-    p = with_config(sub.add_parser("migrate-check", help="is a candidate model ready to "
-                                   "replace the current one? (exit 0 ready, 1 not ready)"))
+    p = with_config(
+        sub.add_parser(
+            "migrate-check",
+            help="is a candidate model ready to "
+            "replace the current one? (exit 0 ready, 1 not ready)",
+        )
+    )
     p.add_argument("--from", dest="from_model", required=True, help="the serving model")
     p.add_argument("--to", dest="to_model", required=True, help="the candidate model")
     p.add_argument("--set", required=True, help="a canary set with qrels")
@@ -442,8 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=cmd_alerts)
     a = with_config(asub.add_parser("silence", help="mute notifications of matching alerts"))
-    a.add_argument("--match", action="append", required=True, metavar="LABEL=VALUE",
-                   help="label matcher (repeatable; all must match)")
+    a.add_argument(
+        "--match",
+        action="append",
+        required=True,
+        metavar="LABEL=VALUE",
+        help="label matcher (repeatable; all must match)",
+    )
     a.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
     a.add_argument("--comment", default="", help="why")
     a.add_argument("--by", help="who (default $USER)")
@@ -460,8 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_alerts)
 
     for name, module, text in (
-            ("compare", "monitor.compare", "two-sample drift tests on two embedding files"),
-            ("embed", "monitor.embed_cmd", "embed stdin lines with a configured model")):
+        ("compare", "monitor.compare", "two-sample drift tests on two embedding files"),
+        ("embed", "monitor.embed_cmd", "embed stdin lines with a configured model"),
+    ):
         p = sub.add_parser(name, help=text, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(func=_delegate(module))

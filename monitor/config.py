@@ -68,10 +68,11 @@ class Schedule(str):
 def parse_schedule(text: str) -> tuple[str, Any]:
     """``"5m"`` -> ("interval", timedelta); ``"cron:*/5 * * * *"`` -> ("cron", "*/5 * * * *")."""
     if text.startswith("cron:"):
-        expr = text[len("cron:"):].strip()
+        expr = text[len("cron:") :].strip()
         if len(expr.split()) != 5:
-            raise ValueError(f"{text!r}: a cron schedule has 5 fields (minute hour day month "
-                             "weekday)")
+            raise ValueError(
+                f"{text!r}: a cron schedule has 5 fields (minute hour day month weekday)"
+            )
         return "cron", expr
     return "interval", parse_duration(text)
 
@@ -101,8 +102,11 @@ class AgentSettings:
     replica_id: str = _doc("name of this replica in job_runs (default: hostname-pid)", "")
     log_level: Literal["debug", "info", "warning", "error"] = _doc("log level", "info")
     shutdown_grace: Duration = _doc("how long a running job may finish on SIGTERM", Duration("30s"))
-    lease: Duration = _doc("a running job's claim expires this long after its replica's last "
-                           "heartbeat (replicas sharing PostgreSQL)", Duration("60s"))
+    lease: Duration = _doc(
+        "a running job's claim expires this long after its replica's last "
+        "heartbeat (replicas sharing PostgreSQL)",
+        Duration("60s"),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,36 +131,50 @@ class ModelSettings:
         "hash embedder only: simulate a silent model change (demo and tests)", "base"
     )
     active: bool = _doc("monitor this model (false keeps its history, runs nothing)", True)
-    api_version: str = _doc("Azure OpenAI api-version query parameter; 'v1' uses the v1 route",
-                            "2024-10-21")
+    api_version: str = _doc(
+        "Azure OpenAI api-version query parameter; 'v1' uses the v1 route", "2024-10-21"
+    )
     encoding_format: Literal["base64", "float"] = _doc(
-        "vector encoding asked of OpenAI-compatible, Voyage and Cohere endpoints", "base64")
-    request_dimensions: bool = _doc("send 'dimensions' (or 'output_dimension') in requests; "
-                                    "false for models that reject it", True)
+        "vector encoding asked of OpenAI-compatible, Voyage and Cohere endpoints", "base64"
+    )
+    request_dimensions: bool = _doc(
+        "send 'dimensions' (or 'output_dimension') in requests; false for models that reject it",
+        True,
+    )
     requests_per_second: float = _doc("client-side request rate limit; 0 = none", 0.0)
-    tokens_per_minute: int = _doc("client-side limit on estimated input tokens per minute; "
-                                  "0 = none", 0)
-    max_input_tokens: int = _doc("longest input in (estimated) tokens; longer texts follow "
-                                 "'truncate'", 8192)
+    tokens_per_minute: int = _doc(
+        "client-side limit on estimated input tokens per minute; 0 = none", 0
+    )
+    max_input_tokens: int = _doc(
+        "longest input in (estimated) tokens; longer texts follow 'truncate'", 8192
+    )
     truncate: Literal["end", "start", "skip", "none"] = _doc(
-        "over-long texts: cut the end, cut the start, skip (listed as failed) or send as is",
-        "end")
-    chars_per_token: float = _doc("characters per token of the token estimate "
-                                  "(non-ASCII characters count one token each)", 4.0)
-    max_batch_tokens: int = _doc("estimated tokens per request; 0 = the provider's "
-                                 "documented limit", 0)
-    max_retries: int = _doc("retries of a request after 429, 5xx, timeouts and "
-                            "connection errors", 3)
-    backoff_base: Duration = _doc("first retry delay, doubled per retry, with jitter",
-                                  Duration("500ms"))
+        "over-long texts: cut the end, cut the start, skip (listed as failed) or send as is", "end"
+    )
+    chars_per_token: float = _doc(
+        "characters per token of the token estimate (non-ASCII characters count one token each)",
+        4.0,
+    )
+    max_batch_tokens: int = _doc(
+        "estimated tokens per request; 0 = the provider's documented limit", 0
+    )
+    max_retries: int = _doc(
+        "retries of a request after 429, 5xx, timeouts and connection errors", 3
+    )
+    backoff_base: Duration = _doc(
+        "first retry delay, doubled per retry, with jitter", Duration("500ms")
+    )
     backoff_max: Duration = _doc("longest retry delay", Duration("8s"))
-    retry_after_max: Duration = _doc("longest Retry-After honoured; a longer one fails "
-                                     "the request", Duration("60s"))
+    retry_after_max: Duration = _doc(
+        "longest Retry-After honoured; a longer one fails the request", Duration("60s")
+    )
     connect_timeout: Duration = _doc("TCP/TLS connect timeout", Duration("5s"))
-    breaker_threshold: int = _doc("consecutive failed requests that open the circuit "
-                                  "breaker; 0 = never", 5)
-    breaker_reset: Duration = _doc("how long an open circuit breaker refuses requests "
-                                   "before one probe", Duration("30s"))
+    breaker_threshold: int = _doc(
+        "consecutive failed requests that open the circuit breaker; 0 = never", 5
+    )
+    breaker_reset: Duration = _doc(
+        "how long an open circuit breaker refuses requests before one probe", Duration("30s")
+    )
 
 
 @dataclass(frozen=True)
@@ -166,29 +184,36 @@ class CanarySetSettings:
     qrels: str = _doc("optional relevance judgements (TREC qrels)", "")
     min_cosine: float = _doc("per-item cosine below which an item counts as changed", 0.999)
     baseline_repeats: int = _doc("embeddings made at baseline to measure endpoint noise", 3)
-    ks: list[int] = _doc("cut-offs of recall@k, nDCG@k, MRR@k... on the qrels",
-                         default_factory=lambda: [1, 5, 10])
-    score_cutoffs: list[float] = _doc("absolute cosine cut-offs whose top-1 pass rate is "
-                                      "tracked (RAG retrieval thresholds)",
-                                      default_factory=lambda: [0.3, 0.5, 0.7])
-    matryoshka_dims: list[int] = _doc("also evaluate retrieval on these prefix lengths",
-                                      default_factory=list)
+    ks: list[int] = _doc(
+        "cut-offs of recall@k, nDCG@k, MRR@k... on the qrels", default_factory=lambda: [1, 5, 10]
+    )
+    score_cutoffs: list[float] = _doc(
+        "absolute cosine cut-offs whose top-1 pass rate is tracked (RAG retrieval thresholds)",
+        default_factory=lambda: [0.3, 0.5, 0.7],
+    )
+    matryoshka_dims: list[int] = _doc(
+        "also evaluate retrieval on these prefix lengths", default_factory=list
+    )
 
 
 @dataclass(frozen=True)
 class PolicyRuleSettings:
     metric: str = _doc("retrieval measure, e.g. 'ndcg@10'")
-    max_drop: float = _doc("the 95 % CI lower bound of candidate - current must be >= "
-                           "-max_drop", 0.01)
+    max_drop: float = _doc(
+        "the 95 % CI lower bound of candidate - current must be >= -max_drop", 0.01
+    )
 
 
 @dataclass(frozen=True)
 class MigrationSettings:
     policy: list[PolicyRuleSettings] = _doc(
         "rules a candidate must pass to be 'ready' (default: nDCG@10 and recall@10 may "
-        "not drop by more than 0.01)", default_factory=list)
-    corpus_documents: int = _doc("documents in the production corpus, for the re-embed "
-                                 "cost and time estimate", 0)
+        "not drop by more than 0.01)",
+        default_factory=list,
+    )
+    corpus_documents: int = _doc(
+        "documents in the production corpus, for the re-embed cost and time estimate", 0
+    )
     corpus_mean_tokens: float = _doc("mean tokens per corpus document", 300.0)
 
 
@@ -197,37 +222,50 @@ class SourceSettings:
     name: str = _doc("name of the query source, used in metrics")
     kind: Literal["jsonl", "sql", "http"] = _doc(
         "jsonl: log files; sql: a query on the application's database; http: POST /v1/queries",
-        "jsonl")
+        "jsonl",
+    )
     path: str = _doc("jsonl: glob of JSON-lines files", "")
-    text_field: str = _doc("field (jsonl, http) or result column (sql) holding the query text",
-                           "query")
-    time_field: str = _doc("field or column holding the event time (ISO 8601, epoch seconds or "
-                           "a SQL timestamp); empty = time of reading", "ts")
-    metadata_fields: list[str] = _doc("fields or columns kept with each sample as metadata",
-                                      default_factory=list)
-    stratify_by: str = _doc("metadata field to stratify by (one reservoir per value, e.g. "
-                            "tenant or route); empty = one uniform reservoir", "")
+    text_field: str = _doc(
+        "field (jsonl, http) or result column (sql) holding the query text", "query"
+    )
+    time_field: str = _doc(
+        "field or column holding the event time (ISO 8601, epoch seconds or "
+        "a SQL timestamp); empty = time of reading",
+        "ts",
+    )
+    metadata_fields: list[str] = _doc(
+        "fields or columns kept with each sample as metadata", default_factory=list
+    )
+    stratify_by: str = _doc(
+        "metadata field to stratify by (one reservoir per value, e.g. "
+        "tenant or route); empty = one uniform reservoir",
+        "",
+    )
     max_per_stratum: int = _doc("with stratify_by: reservoir size per stratum and window", 200)
-    max_strata: int = _doc("with stratify_by: strata per window; later values share the "
-                           "stratum '~other'", 50)
-    max_identical: int = _doc("bot guard: at most this many copies of one normalised text in a "
-                              "window's sample; 0 = off (keeps the sample uniform)", 0)
-    max_line_bytes: int = _doc("jsonl: longer lines are skipped as rejected_line_too_long",
-                               65536)
+    max_strata: int = _doc(
+        "with stratify_by: strata per window; later values share the stratum '~other'", 50
+    )
+    max_identical: int = _doc(
+        "bot guard: at most this many copies of one normalised text in a "
+        "window's sample; 0 = off (keeps the sample uniform)",
+        0,
+    )
+    max_line_bytes: int = _doc("jsonl: longer lines are skipped as rejected_line_too_long", 65536)
     url: str = _doc("sql: SQLAlchemy URL of the application's database (read only)", "")
-    url_env: str = _doc("sql: environment variable holding the URL (when it has a password)",
-                        "")
-    query: str = _doc("sql: SELECT with bound parameters :watermark and :limit, ordered by the "
-                      "watermark column", "")
-    watermark_field: str = _doc("sql: result column of the watermark (an id or a timestamp)",
-                                "id")
-    watermark_kind: Literal["id", "timestamp"] = _doc("sql: what the watermark column holds",
-                                                      "id")
-    watermark_start: str = _doc("sql: watermark of the first query (default: 0, or "
-                                "1970-01-01T00:00:00Z for timestamps)", "")
+    url_env: str = _doc("sql: environment variable holding the URL (when it has a password)", "")
+    query: str = _doc(
+        "sql: SELECT with bound parameters :watermark and :limit, ordered by the watermark column",
+        "",
+    )
+    watermark_field: str = _doc("sql: result column of the watermark (an id or a timestamp)", "id")
+    watermark_kind: Literal["id", "timestamp"] = _doc("sql: what the watermark column holds", "id")
+    watermark_start: str = _doc(
+        "sql: watermark of the first query (default: 0, or 1970-01-01T00:00:00Z for timestamps)", ""
+    )
     token_env: str = _doc("http: environment variable holding the bearer token", "")
-    max_body_bytes: int = _doc("http: largest request body (the server refuses any above "
-                               "1 MiB)", 1048576)
+    max_body_bytes: int = _doc(
+        "http: largest request body (the server refuses any above 1 MiB)", 1048576
+    )
     max_records_per_request: int = _doc("http: most records in one request", 1000)
 
 
@@ -235,21 +273,29 @@ class SourceSettings:
 class SamplingSettings:
     window: Duration = _doc("length of one sampling window", Duration("1h"))
     max_per_window: int = _doc("reservoir size per source and window", 2000)
-    store_text: bool = _doc("keep (redacted) query text; false keeps only hash and vectors, "
-                            "embedding sampled queries with every active model at once", True)
+    store_text: bool = _doc(
+        "keep (redacted) query text; false keeps only hash and vectors, "
+        "embedding sampled queries with every active model at once",
+        True,
+    )
     redact: bool = _doc("mask emails, phone numbers and long digit runs before storing", True)
-    redact_patterns: list[str] = _doc("extra regular expressions masked as <redacted> before "
-                                      "storing (and before hashing)", default_factory=list)
+    redact_patterns: list[str] = _doc(
+        "extra regular expressions masked as <redacted> before storing (and before hashing)",
+        default_factory=list,
+    )
     seed: int = _doc("seed of the reservoir sampler", 0)
     chunk_size: int = _doc("records read and committed per transaction (bounds memory)", 5000)
-    max_future: Duration = _doc("records timestamped further ahead than this are rejected",
-                                Duration("5m"))
+    max_future: Duration = _doc(
+        "records timestamped further ahead than this are rejected", Duration("5m")
+    )
 
 
 @dataclass(frozen=True)
 class DriftSettings:
-    reference: str = _doc("'rolling:<duration>' before the current window, or "
-                          "'pinned:<start>/<end>' in ISO 8601", "rolling:7d")
+    reference: str = _doc(
+        "'rolling:<duration>' before the current window, or 'pinned:<start>/<end>' in ISO 8601",
+        "rolling:7d",
+    )
     alpha: float = _doc("significance level of the combined verdict", 0.01)
     permutations: int = _doc("permutations for permutation p-values", 1000)
     min_samples: int = _doc("below this many samples per side the verdict is insufficient_data", 50)
@@ -260,8 +306,9 @@ class DriftSettings:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    sample: Schedule = _doc("when the sampling job runs: an interval or 'cron:<crontab>'",
-                            Schedule("1m"))
+    sample: Schedule = _doc(
+        "when the sampling job runs: an interval or 'cron:<crontab>'", Schedule("1m")
+    )
     canary: Schedule = _doc("when the canary job runs", Schedule("1h"))
     drift: Schedule = _doc("when the drift job runs", Schedule("1h"))
     alerts: Schedule = _doc("when alert evaluation runs", Schedule("1m"))
@@ -273,11 +320,21 @@ class ScheduleSettings:
 @dataclass(frozen=True)
 class RuleSettings:
     name: str = _doc("alert name, as in alerts/ Prometheus rules")
-    signal: Literal["canary_changed", "canary_min_cosine", "drift", "drift_p_value",
-                    "novelty_rate", "retrieval_drop", "job_failures", "job_staleness"] = _doc(
-        "stored result the rule reads", "drift")
-    test: str = _doc("drift_p_value: the test name; retrieval_drop: the measure (e.g. "
-                     "'ndcg@10'); job_*: the job name", "")
+    signal: Literal[
+        "canary_changed",
+        "canary_min_cosine",
+        "drift",
+        "drift_p_value",
+        "novelty_rate",
+        "retrieval_drop",
+        "job_failures",
+        "job_staleness",
+    ] = _doc("stored result the rule reads", "drift")
+    test: str = _doc(
+        "drift_p_value: the test name; retrieval_drop: the measure (e.g. "
+        "'ndcg@10'); job_*: the job name",
+        "",
+    )
     model: str = _doc("only this model (empty = every model)", "")
     op: Literal["<", "<=", ">", ">=", "==", "!="] = _doc("comparison with threshold", ">=")
     threshold: float = _doc("value compared with the signal", 1.0)
@@ -293,17 +350,19 @@ class RuleSettings:
 class SinkSettings:
     name: str = _doc("name of the sink")
     kind: Literal["webhook", "slack", "alertmanager", "pagerduty"] = _doc(
-        "payload format", "webhook")
-    url: str = _doc("target URL (Alertmanager: its base URL; PagerDuty: default Events API)",
-                    "")
+        "payload format", "webhook"
+    )
+    url: str = _doc("target URL (Alertmanager: its base URL; PagerDuty: default Events API)", "")
     url_env: str = _doc("environment variable holding the URL (when the URL is a secret)", "")
     secret_env: str = _doc("environment variable holding the webhook signing secret", "")
     routing_key_env: str = _doc("PagerDuty: environment variable holding the routing key", "")
     min_severity: Literal["info", "warning", "critical"] = _doc("lowest severity sent", "info")
-    match: dict[str, str] = _doc("only alerts whose labels have these values",
-                                 default_factory=dict)
-    resend: Duration = _doc("re-send firing alerts this often (Alertmanager: keep well inside "
-                            "its resolve_timeout; empty = alerts.renotify)", Duration(""))
+    match: dict[str, str] = _doc("only alerts whose labels have these values", default_factory=dict)
+    resend: Duration = _doc(
+        "re-send firing alerts this often (Alertmanager: keep well inside "
+        "its resolve_timeout; empty = alerts.renotify)",
+        Duration(""),
+    )
     timeout: Duration = _doc("per-delivery timeout", Duration("10s"))
     max_age: Duration = _doc("a delivery older than this is marked dead", Duration("24h"))
 
@@ -311,41 +370,80 @@ class SinkSettings:
 def _default_rules() -> list[RuleSettings]:
     runbook = "https://github.com/driftmon/driftmon/blob/main/alerts/RUNBOOK.md#"
     return [
-        RuleSettings(name="EmbeddingSilentModelChange", signal="canary_changed", op=">=",
-                     threshold=1.0, for_runs=1, severity="critical",
-                     summary="Canary embeddings of {model} ({model_version}) changed",
-                     description="Re-embedded canary set {canary_set} no longer matches its "
-                     "baseline: the provider changed the model behind the same name.",
-                     runbook_url=runbook + "embeddingsilentmodelchange"),
-        RuleSettings(name="EmbeddingQueryDrift", signal="drift", op=">=", threshold=1.0,
-                     for_runs=2, severity="warning",
-                     summary="Query distribution drift on {model} ({model_version})",
-                     description="Two consecutive drift runs rejected 'no drift' at the "
-                     "configured alpha.", runbook_url=runbook + "embeddingquerydrift"),
-        RuleSettings(name="EmbeddingNoveltyHigh", signal="novelty_rate", op=">", threshold=0.05,
-                     for_runs=2, severity="warning",
-                     summary="{value:.1%} of queries on {model} ({model_version}) are far from "
-                     "every reference query", runbook_url=runbook + "embeddingnoveltyhigh"),
-        RuleSettings(name="EmbeddingRetrievalDrop", signal="retrieval_drop", test="ndcg@10",
-                     op=">", threshold=0.05, for_runs=1, severity="warning",
-                     summary="nDCG@10 of {model} ({model_version}) on canary set {canary_set} "
-                     "fell {value:.3f} below its trailing mean",
-                     runbook_url=runbook + "embeddingretrievaldrop"),
-        RuleSettings(name="DriftmonJobFailing", signal="job_failures", op=">=", threshold=3.0,
-                     for_runs=1, severity="warning",
-                     summary="driftmon job {job} failed {value:.0f} times in a row",
-                     runbook_url=runbook + "driftmonjobfailing"),
-        RuleSettings(name="DriftmonJobStale", signal="job_staleness", op=">", threshold=3.0,
-                     for_runs=1, severity="warning",
-                     summary="driftmon job {job} has not succeeded for {value:.1f} intervals",
-                     runbook_url=runbook + "driftmonjobstale"),
+        RuleSettings(
+            name="EmbeddingSilentModelChange",
+            signal="canary_changed",
+            op=">=",
+            threshold=1.0,
+            for_runs=1,
+            severity="critical",
+            summary="Canary embeddings of {model} ({model_version}) changed",
+            description="Re-embedded canary set {canary_set} no longer matches its "
+            "baseline: the provider changed the model behind the same name.",
+            runbook_url=runbook + "embeddingsilentmodelchange",
+        ),
+        RuleSettings(
+            name="EmbeddingQueryDrift",
+            signal="drift",
+            op=">=",
+            threshold=1.0,
+            for_runs=2,
+            severity="warning",
+            summary="Query distribution drift on {model} ({model_version})",
+            description="Two consecutive drift runs rejected 'no drift' at the configured alpha.",
+            runbook_url=runbook + "embeddingquerydrift",
+        ),
+        RuleSettings(
+            name="EmbeddingNoveltyHigh",
+            signal="novelty_rate",
+            op=">",
+            threshold=0.05,
+            for_runs=2,
+            severity="warning",
+            summary="{value:.1%} of queries on {model} ({model_version}) are far from "
+            "every reference query",
+            runbook_url=runbook + "embeddingnoveltyhigh",
+        ),
+        RuleSettings(
+            name="EmbeddingRetrievalDrop",
+            signal="retrieval_drop",
+            test="ndcg@10",
+            op=">",
+            threshold=0.05,
+            for_runs=1,
+            severity="warning",
+            summary="nDCG@10 of {model} ({model_version}) on canary set {canary_set} "
+            "fell {value:.3f} below its trailing mean",
+            runbook_url=runbook + "embeddingretrievaldrop",
+        ),
+        RuleSettings(
+            name="DriftmonJobFailing",
+            signal="job_failures",
+            op=">=",
+            threshold=3.0,
+            for_runs=1,
+            severity="warning",
+            summary="driftmon job {job} failed {value:.0f} times in a row",
+            runbook_url=runbook + "driftmonjobfailing",
+        ),
+        RuleSettings(
+            name="DriftmonJobStale",
+            signal="job_staleness",
+            op=">",
+            threshold=3.0,
+            for_runs=1,
+            severity="warning",
+            summary="driftmon job {job} has not succeeded for {value:.1f} intervals",
+            runbook_url=runbook + "driftmonjobstale",
+        ),
     ]
 
 
 @dataclass(frozen=True)
 class AlertSettings:
-    rules: list[RuleSettings] = _doc("alert rules (default: the built-in rules)",
-                                     default_factory=_default_rules)
+    rules: list[RuleSettings] = _doc(
+        "alert rules (default: the built-in rules)", default_factory=_default_rules
+    )
     sinks: list[SinkSettings] = _doc("where alerts are delivered", default_factory=list)
     renotify: Duration = _doc("re-send a firing alert this often", Duration("4h"))
 
@@ -362,8 +460,9 @@ class Settings:
     drift: DriftSettings = _doc("drift runs", default_factory=DriftSettings)
     schedule: ScheduleSettings = _doc("job intervals", default_factory=ScheduleSettings)
     alerts: AlertSettings = _doc("alerting", default_factory=AlertSettings)
-    migration: MigrationSettings = _doc("blue-green checks ('driftmon migrate-check')",
-                                        default_factory=MigrationSettings)
+    migration: MigrationSettings = _doc(
+        "blue-green checks ('driftmon migrate-check')", default_factory=MigrationSettings
+    )
 
     def model(self, name: str) -> ModelSettings:
         for m in self.models:
@@ -375,8 +474,9 @@ class Settings:
 # --------------------------------------------------------------------------- loading
 
 
-def load_settings(path: str | os.PathLike[str] | None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read, override from the environment, and validate the settings.
 
     ``path=None`` means defaults only. Every problem raises ConfigError naming the key.
@@ -407,11 +507,11 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for var, value in sorted(env.items()):
         if not var.startswith(ENV_PREFIX):
             continue
-        rest = var[len(ENV_PREFIX):].lower()
+        rest = var[len(ENV_PREFIX) :].lower()
         for section, tp in hints.items():
             if not rest.startswith(section + "_"):
                 continue
-            tail = rest[len(section) + 1:]
+            tail = rest[len(section) + 1 :]
             if get_origin(tp) is list:
                 _apply_list_env(raw, section, get_args(tp)[0], tail, value, var)
             else:
@@ -422,18 +522,21 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
             break
 
 
-def _apply_list_env(raw: dict[str, Any], section: str, item_tp: type, tail: str,
-                    value: str, var: str) -> None:
+def _apply_list_env(
+    raw: dict[str, Any], section: str, item_tp: type, tail: str, value: str, var: str
+) -> None:
     entries = raw.get(section, [])
     keys = {f.name for f in dataclasses.fields(item_tp)}
     for entry in entries if isinstance(entries, list) else []:
         name = str(entry.get("name", "")).lower().replace("-", "_")
-        if name and tail.startswith(name + "_") and tail[len(name) + 1:] in keys:
-            key = tail[len(name) + 1:]
+        if name and tail.startswith(name + "_") and tail[len(name) + 1 :] in keys:
+            key = tail[len(name) + 1 :]
             entry[key] = _env_value(value, get_type_hints(item_tp)[key])
             return
-    raise ConfigError(f"{var}: no [[{section}]] entry and key match (expected "
-                      f"DRIFTMON_{section.upper()}_<NAME>_<KEY>)")
+    raise ConfigError(
+        f"{var}: no [[{section}]] entry and key match (expected "
+        f"DRIFTMON_{section.upper()}_<NAME>_<KEY>)"
+    )
 
 
 def _env_value(value: str, tp: Any) -> Any:
@@ -473,7 +576,8 @@ def _type_name(tp: Any) -> str:
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
-        tp, str(tp))
+        tp, str(tp)
+    )
 
 
 def _build(cls: Any, data: Any, where: str) -> Any:
@@ -483,8 +587,9 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{_key(where, unknown[0])}: unknown key (known: "
-                          f"{', '.join(sorted(names))})")
+        raise ConfigError(
+            f"{_key(where, unknown[0])}: unknown key (known: {', '.join(sorted(names))})"
+        )
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         key = _key(where, f.name)
@@ -500,7 +605,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     origin = get_origin(tp)
     if origin is dict:
         if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
             raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
         return dict(value)
     if origin is list:
@@ -551,14 +657,20 @@ def _key(where: str, name: str) -> str:
 
 def _check(s: Settings) -> None:
     """Cross-field checks the types cannot express."""
-    for section, items in (("models", s.models), ("canary_sets", s.canary_sets),
-                           ("sources", s.sources), ("alerts.sinks", s.alerts.sinks),
-                           ("alerts.rules", s.alerts.rules)):
+    for section, items in (
+        ("models", s.models),
+        ("canary_sets", s.canary_sets),
+        ("sources", s.sources),
+        ("alerts.sinks", s.alerts.sinks),
+        ("alerts.rules", s.alerts.rules),
+    ):
         seen: set[str] = set()
         for i, item in enumerate(items):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", item.name):
-                raise ConfigError(f"{section}[{i}].name: expected letters, digits, '_', '.', '-' "
-                                  f"(at most 64), got {item.name!r}")
+                raise ConfigError(
+                    f"{section}[{i}].name: expected letters, digits, '_', '.', '-' "
+                    f"(at most 64), got {item.name!r}"
+                )
             if item.name in seen:
                 raise ConfigError(f"{section}[{i}].name: duplicate name {item.name!r}")
             seen.add(item.name)
@@ -576,8 +688,13 @@ def _check(s: Settings) -> None:
         for key in ("max_input_tokens", "chars_per_token"):
             if getattr(m, key) <= 0:
                 raise ConfigError(f"models[{i}].{key}: expected a positive number")
-        for key in ("requests_per_second", "tokens_per_minute", "max_batch_tokens",
-                    "max_retries", "breaker_threshold"):
+        for key in (
+            "requests_per_second",
+            "tokens_per_minute",
+            "max_batch_tokens",
+            "max_retries",
+            "breaker_threshold",
+        ):
             if getattr(m, key) < 0:
                 raise ConfigError(f"models[{i}].{key}: expected a number >= 0")
         for key in ("timeout", "connect_timeout"):
@@ -588,11 +705,11 @@ def _check(s: Settings) -> None:
         if sink.url and sink.url_env:
             raise ConfigError(f"alerts.sinks[{i}]: set only one of url and url_env")
         if not (sink.url or sink.url_env) and sink.kind != "pagerduty":
-            raise ConfigError(f"alerts.sinks[{i}].url: required for kind {sink.kind!r} "
-                              "(or url_env)")
+            raise ConfigError(
+                f"alerts.sinks[{i}].url: required for kind {sink.kind!r} (or url_env)"
+            )
         if sink.kind == "pagerduty" and not sink.routing_key_env:
-            raise ConfigError(f"alerts.sinks[{i}].routing_key_env: required for kind "
-                              "'pagerduty'")
+            raise ConfigError(f"alerts.sinks[{i}].routing_key_env: required for kind 'pagerduty'")
     for i, rule in enumerate(s.alerts.rules):
         if rule.signal in ("drift_p_value", "retrieval_drop") and not rule.test:
             raise ConfigError(f"alerts.rules[{i}].test: required for signal {rule.signal!r}")
@@ -615,9 +732,17 @@ def _check(s: Settings) -> None:
 
 #: keys of [[sources]] that only one kind reads
 _SOURCE_KEYS_BY_KIND = {
-    "path": "jsonl", "max_line_bytes": "jsonl", "url": "sql", "url_env": "sql", "query": "sql",
-    "watermark_field": "sql", "watermark_kind": "sql", "watermark_start": "sql",
-    "token_env": "http", "max_body_bytes": "http", "max_records_per_request": "http",
+    "path": "jsonl",
+    "max_line_bytes": "jsonl",
+    "url": "sql",
+    "url_env": "sql",
+    "query": "sql",
+    "watermark_field": "sql",
+    "watermark_kind": "sql",
+    "watermark_start": "sql",
+    "token_env": "http",
+    "max_body_bytes": "http",
+    "max_records_per_request": "http",
 }
 
 
@@ -631,8 +756,9 @@ def _check_sources(s: Settings) -> None:
         key = f"sources[{i}]"
         for name, kind in _SOURCE_KEYS_BY_KIND.items():
             if src.kind != kind and getattr(src, name) != defaults[name]:
-                raise ConfigError(f"{key}.{name}: only used by kind {kind!r}, this source is "
-                                  f"{src.kind!r}")
+                raise ConfigError(
+                    f"{key}.{name}: only used by kind {kind!r}, this source is {src.kind!r}"
+                )
         if src.kind == "jsonl" and not src.path:
             raise ConfigError(f"{key}.path: required for kind 'jsonl'")
         if src.kind == "sql":
@@ -640,8 +766,10 @@ def _check_sources(s: Settings) -> None:
                 raise ConfigError(f"{key}.url: set exactly one of url and url_env for kind 'sql'")
             for param in ("watermark", "limit"):
                 if not re.search(rf"(?<!:):{param}\b", src.query):
-                    raise ConfigError(f"{key}.query: must use the bound parameter :{param} "
-                                      f"(e.g. ... WHERE id > :watermark ORDER BY id LIMIT :limit)")
+                    raise ConfigError(
+                        f"{key}.query: must use the bound parameter :{param} "
+                        f"(e.g. ... WHERE id > :watermark ORDER BY id LIMIT :limit)"
+                    )
             if not src.watermark_field:
                 raise ConfigError(f"{key}.watermark_field: required for kind 'sql'")
             if src.watermark_start:
@@ -652,15 +780,20 @@ def _check_sources(s: Settings) -> None:
                         datetime.fromisoformat(src.watermark_start.replace("Z", "+00:00"))
                 except ValueError:
                     want = "a number" if src.watermark_kind == "id" else "an ISO 8601 time"
-                    raise ConfigError(f"{key}.watermark_start: expected {want}, got "
-                                      f"{src.watermark_start!r}") from None
+                    raise ConfigError(
+                        f"{key}.watermark_start: expected {want}, got {src.watermark_start!r}"
+                    ) from None
         if src.kind == "http":
             if not src.token_env:
-                raise ConfigError(f"{key}.token_env: required for kind 'http' (the environment "
-                                  "variable holding the bearer token)")
+                raise ConfigError(
+                    f"{key}.token_env: required for kind 'http' (the environment "
+                    "variable holding the bearer token)"
+                )
             if src.token_env in tokens:
-                raise ConfigError(f"{key}.token_env: {src.token_env} is also the token of source "
-                                  f"{tokens[src.token_env]!r}; the token names the source")
+                raise ConfigError(
+                    f"{key}.token_env: {src.token_env} is also the token of source "
+                    f"{tokens[src.token_env]!r}; the token names the source"
+                )
             tokens[src.token_env] = src.name
             if not 1 <= src.max_body_bytes <= 1 << 20:
                 raise ConfigError(f"{key}.max_body_bytes: expected 1 to 1048576")
@@ -679,11 +812,13 @@ def _check_sources(s: Settings) -> None:
     for i, pattern in enumerate(s.sampling.redact_patterns):
         try:
             if re.compile(pattern).match(""):
-                raise ConfigError(f"sampling.redact_patterns[{i}]: {pattern!r} matches the "
-                                  "empty string")
+                raise ConfigError(
+                    f"sampling.redact_patterns[{i}]: {pattern!r} matches the empty string"
+                )
         except re.error as exc:
-            raise ConfigError(f"sampling.redact_patterns[{i}]: not a regular expression "
-                              f"({exc})") from None
+            raise ConfigError(
+                f"sampling.redact_patterns[{i}]: not a regular expression ({exc})"
+            ) from None
 
 
 def parse_reference(text: str) -> tuple[str, Any]:
@@ -718,14 +853,15 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
 
     url = s.database.url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        tail = url[len("sqlite:///"):]
+        tail = url[len("sqlite:///") :]
         if tail and tail != ":memory:":
             url = "sqlite:///" + rel(tail)
     return dataclasses.replace(
         s,
         database=dataclasses.replace(s.database, url=url),
-        canary_sets=[dataclasses.replace(c, path=rel(c.path), qrels=rel(c.qrels))
-                     for c in s.canary_sets],
+        canary_sets=[
+            dataclasses.replace(c, path=rel(c.path), qrels=rel(c.qrels)) for c in s.canary_sets
+        ],
         sources=[dataclasses.replace(x, path=rel(x.path)) for x in s.sources],
     )
 

@@ -28,17 +28,23 @@ def backoff(attempt: int, rng: random.Random) -> float:
     return cap / 2 + rng.random() * cap / 2
 
 
-def _request(sink: SinkSettings, payload: dict[str, Any],
-             environ: Mapping[str, str] | None) -> tuple[str, Any, str | None]:
+def _request(
+    sink: SinkSettings, payload: dict[str, Any], environ: Mapping[str, str] | None
+) -> tuple[str, Any, str | None]:
     """(URL, body in the sink's format, signing secret) for one delivery."""
     where = f"alerts.sinks.{sink.name}"
-    url = sink.url or (resolve_secret(sink.url_env, f"{where}.url_env", environ)
-                       if sink.url_env else "")
-    key = (resolve_secret(sink.routing_key_env, f"{where}.routing_key_env", environ)
-           if sink.kind == "pagerduty" else "")
+    url = sink.url or (
+        resolve_secret(sink.url_env, f"{where}.url_env", environ) if sink.url_env else ""
+    )
+    key = (
+        resolve_secret(sink.routing_key_env, f"{where}.routing_key_env", environ)
+        if sink.kind == "pagerduty"
+        else ""
+    )
     target, body = render(sink.kind, payload, url, key)
-    secret = (resolve_secret(sink.secret_env, f"{where}.secret_env", environ)
-              if sink.secret_env else None)
+    secret = (
+        resolve_secret(sink.secret_env, f"{where}.secret_env", environ) if sink.secret_env else None
+    )
     return target, body, secret
 
 
@@ -48,27 +54,44 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
 
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
     if sink_name not in sinks:
-        raise ConfigError(f"no sink named {sink_name!r} in [[alerts.sinks]] "
-                          f"(known: {', '.join(sorted(sinks)) or 'none'})")
+        raise ConfigError(
+            f"no sink named {sink_name!r} in [[alerts.sinks]] "
+            f"(known: {', '.join(sorted(sinks)) or 'none'})"
+        )
     sink = sinks[sink_name]
     now = ctx.clock.now()
     payload = {
-        "version": PAYLOAD_VERSION, "event": "test", "sent_by": "driftmon", "test": True,
+        "version": PAYLOAD_VERSION,
+        "event": "test",
+        "sent_by": "driftmon",
+        "test": True,
         "sent_at": now.isoformat(),
-        "alert": {"name": "DriftmonTestNotification", "fingerprint": "test",
-                  "status": "firing", "severity": "info",
-                  "labels": {"alertname": "DriftmonTestNotification", "severity": "info",
-                             "test": "true"},
-                  "summary": "TEST notification from driftmon: delivery to this sink works",
-                  "description": "Sent by 'driftmon alerts test'; no action needed.",
-                  "value": None, "examples": [], "starts_at": now.isoformat(),
-                  "ends_at": (now + timedelta(minutes=5)).isoformat(), "runbook_url": ""},
+        "alert": {
+            "name": "DriftmonTestNotification",
+            "fingerprint": "test",
+            "status": "firing",
+            "severity": "info",
+            "labels": {"alertname": "DriftmonTestNotification", "severity": "info", "test": "true"},
+            "summary": "TEST notification from driftmon: delivery to this sink works",
+            "description": "Sent by 'driftmon alerts test'; no action needed.",
+            "value": None,
+            "examples": [],
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(minutes=5)).isoformat(),
+            "runbook_url": "",
+        },
     }
     if ctx.sender is None:
         ctx.sender = WebhookSender()
     url, body, secret = _request(sink, payload, ctx.environ)
-    return ctx.sender.send(url, body, msg_id=f"msg_test_{int(now.timestamp())}", secret=secret,
-                           now=now, timeout=parse_duration(sink.timeout).total_seconds())
+    return ctx.sender.send(
+        url,
+        body,
+        msg_id=f"msg_test_{int(now.timestamp())}",
+        secret=secret,
+        now=now,
+        timeout=parse_duration(sink.timeout).total_seconds(),
+    )
 
 
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
@@ -93,9 +116,14 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
         else:
             try:
                 url, body, secret = _request(sink, d.payload, ctx.environ)
-                status = ctx.sender.send(url, body, msg_id=d.idempotency_key,
-                                         secret=secret, now=now,
-                                         timeout=parse_duration(sink.timeout).total_seconds())
+                status = ctx.sender.send(
+                    url,
+                    body,
+                    msg_id=d.idempotency_key,
+                    secret=secret,
+                    now=now,
+                    timeout=parse_duration(sink.timeout).total_seconds(),
+                )
                 ok = True
             except (AlertDeliveryError, ConfigError) as exc:
                 error = str(exc)
@@ -103,11 +131,13 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 wait = getattr(exc, "retry_after", None) or backoff(d.attempts + 1, rng)
                 retry_in = timedelta(seconds=wait)
                 if now + retry_in - d.created_at > parse_duration(sink.max_age) or (
-                        status is not None and 400 <= status < 500 and status not in (408, 429)):
+                    status is not None and 400 <= status < 500 and status not in (408, 429)
+                ):
                     is_dead = True
         with ctx.db.transaction() as s:
-            ops.mark_delivery(s, d.id, now, ok=ok, status=status, error=error,
-                              retry_in=retry_in, dead=is_dead)
+            ops.mark_delivery(
+                s, d.id, now, ok=ok, status=status, error=error, retry_in=retry_in, dead=is_dead
+            )
         sent += ok
         dead += is_dead
         failed += not ok

@@ -122,8 +122,13 @@ class Receiver:
         return Response(204 if ok else 401, b"")
 
 
-def _phase_row(name: str, drift: dict[str, Any] | None, canary: dict[str, Any] | None,
-               fired: list[str], delivered: int) -> str:
+def _phase_row(
+    name: str,
+    drift: dict[str, Any] | None,
+    canary: dict[str, Any] | None,
+    fired: list[str],
+    delivered: int,
+) -> str:
     if drift and "tests" in drift and drift["tests"]:
         p = drift["tests"].get("mmd", {}).get("p_value")
         dv = f"{drift['verdict']:<10} mmd p={p:.3f}" if p is not None else drift["verdict"]
@@ -136,13 +141,18 @@ def _phase_row(name: str, drift: dict[str, Any] | None, canary: dict[str, Any] |
     return f"{name:<22} {dv:<28} {cv:<30} {', '.join(fired) or '-':<40} {delivered}"
 
 
-def run_demo(folder: Path | None = None, *, serve: bool = False,
-             listen: str = "127.0.0.1:9108") -> int:
+def run_demo(
+    folder: Path | None = None, *, serve: bool = False, listen: str = "127.0.0.1:9108"
+) -> int:
     started = time.perf_counter()
     work = folder or Path(tempfile.mkdtemp(prefix="driftmon-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    for stale in ("driftmon-demo.db", "driftmon-demo.db-wal", "driftmon-demo.db-shm",
-                  "queries.jsonl"):
+    for stale in (
+        "driftmon-demo.db",
+        "driftmon-demo.db-wal",
+        "driftmon-demo.db-shm",
+        "queries.jsonl",
+    ):
         (work / stale).unlink(missing_ok=True)
     rng = np.random.default_rng(2026)
     items, qrels = canary_set(rng)
@@ -152,9 +162,13 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     receiver = Receiver()
     hook = HttpServer("127.0.0.1:0", {"/hook": receiver.handle})
     hook.start()
-    (work / "driftmon.toml").write_text(CONFIG.format(
-        listen=listen if serve else "127.0.0.1:0", webhook=hook.url + "/hook",
-        secret_env=SECRET_ENV))
+    (work / "driftmon.toml").write_text(
+        CONFIG.format(
+            listen=listen if serve else "127.0.0.1:0",
+            webhook=hook.url + "/hook",
+            secret_env=SECRET_ENV,
+        )
+    )
     os.environ.setdefault(SECRET_ENV, SECRET)
     settings = load_settings(work / "driftmon.toml")
     clock = FixedClock(START)
@@ -167,15 +181,20 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     print(f"{'phase':<22} {'query drift':<28} {'canary':<30} {'alerts fired':<40} delivered")
 
     def hour(drift_share: float) -> None:
-        write_queries(queries_file, queries(PER_WINDOW, rng, drift_share=drift_share),
-                      clock.now(), HOUR)
+        write_queries(
+            queries_file, queries(PER_WINDOW, rng, drift_share=drift_share), clock.now(), HOUR
+        )
         clock.advance(HOUR)
 
     def cycle(name: str, drift_share: float) -> dict[str, Any]:
         hour(drift_share)
         before = len(receiver.received)
-        out = {o.job: o for o in (run_job(agent.ctx, j) for j in
-                                  ("sample", "canary", "drift", "alerts", "deliver"))}
+        out = {
+            o.job: o
+            for o in (
+                run_job(agent.ctx, j) for j in ("sample", "canary", "drift", "alerts", "deliver")
+            )
+        }
         failed = [o for o in out.values() if o.status == "failed"]
         if failed:
             raise RuntimeError(f"demo job {failed[0].job} failed: {failed[0].message}")
@@ -194,13 +213,13 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     report["stable"] = [cycle(f"stable, hour {i + 1}", 0.0) for i in range(2)]
     report["drift"] = [cycle(f"topic drift, hour {i + 1}", 0.25) for i in range(2)]
     model = settings.models[0]
-    agent.ctx.providers[model.name] = build_provider(dataclasses.replace(model,
-                                                                         variant="rotated"))
+    agent.ctx.providers[model.name] = build_provider(dataclasses.replace(model, variant="rotated"))
     report["model change"] = [cycle("silent model change", 0.0)]
     agent.ctx.providers[model.name] = build_provider(model)  # the provider rolls back
     report["rolled back"] = [cycle("provider rolled back", 0.0)]
-    agent.ctx.providers[model.name] = build_provider(dataclasses.replace(model,
-                                                                         variant="quantized"))
+    agent.ctx.providers[model.name] = build_provider(
+        dataclasses.replace(model, variant="quantized")
+    )
     report["changed again"] = [cycle("int8 re-deployment", 0.0)]
 
     explained = [(r["drift"] or {}).get("explanation") or {} for r in report["drift"]]
@@ -209,31 +228,45 @@ def run_demo(folder: Path | None = None, *, serve: bool = False,
     grew = [c for c in explanation.get("clusters", []) if c.get("status") == "grew"]
     print("\nWhy the drift phase alarmed (examples are redacted sampled queries):")
     for group in emerging[:2]:
-        print(f"  emerging group of {group['size']} queries ({group['share']:.0%} of the window), "
-              f"e.g. {group.get('examples', [])[:2]}")
+        print(
+            f"  emerging group of {group['size']} queries ({group['share']:.0%} of the window), "
+            f"e.g. {group.get('examples', [])[:2]}"
+        )
     for c in grew[:2]:
-        print(f"  reference cluster {c['cluster']} grew x{c['ratio']:.1f}, "
-              f"e.g. {c.get('examples', [])[:2]}")
+        print(
+            f"  reference cluster {c['cluster']} grew x{c['ratio']:.1f}, "
+            f"e.g. {c.get('examples', [])[:2]}"
+        )
     first = report["reference"][0]["canary"] or {}
     changed = report["model change"][0]["canary"] or {}
     quality = first.get("retrieval", {})
-    print(f"\nCanary retrieval quality of the demo model: nDCG@10 {quality.get('ndcg@10', 0):.3f}, "
-          f"recall@10 {quality.get('recall@10', 0):.3f}. During the silent change its own "
-          f"nDCG@10 stayed {changed.get('retrieval', {}).get('ndcg@10', 0):.3f}, but only "
-          f"{changed.get('topk_overlap') or 0:.0%} of the top-10 results on the existing index "
-          "survived.")
+    print(
+        f"\nCanary retrieval quality of the demo model: nDCG@10 {quality.get('ndcg@10', 0):.3f}, "
+        f"recall@10 {quality.get('recall@10', 0):.3f}. During the silent change its own "
+        f"nDCG@10 stayed {changed.get('retrieval', {}).get('ndcg@10', 0):.3f}, but only "
+        f"{changed.get('topk_overlap') or 0:.0%} of the top-10 results on the existing index "
+        "survived."
+    )
     print("\n" + format_migrate_check(migrate_check(agent.ctx, "demo", "candidate", "core")))
     body = agent.routes()["/metrics"](Request("GET", "/metrics", "", {}, b"")).body.decode()
-    shown = [ln for ln in body.splitlines() if ln.startswith(
-        ("driftmon_drift_detected", "driftmon_canary_min_cosine", "driftmon_alerts_active"))]
+    shown = [
+        ln
+        for ln in body.splitlines()
+        if ln.startswith(
+            ("driftmon_drift_detected", "driftmon_canary_min_cosine", "driftmon_alerts_active")
+        )
+    ]
     print(f"\n/metrics at {agent.server.url}/metrics (excerpt):")
     for line in shown:
         print("  " + line)
     delivered = len(receiver.received)
-    print(f"\n{delivered} alerts delivered and signature-verified, "
-          f"{receiver.bad_signatures} rejected; {time.perf_counter() - started:.1f}s")
-    print(f"Config and database kept in {work}; try: driftmon alerts list -c "
-          f"{work / 'driftmon.toml'}")
+    print(
+        f"\n{delivered} alerts delivered and signature-verified, "
+        f"{receiver.bad_signatures} rejected; {time.perf_counter() - started:.1f}s"
+    )
+    print(
+        f"Config and database kept in {work}; try: driftmon alerts list -c {work / 'driftmon.toml'}"
+    )
     ok = _check(report, delivered)
     if serve:
         print(f"Serving {agent.server.url}/metrics until Ctrl-C")
@@ -259,8 +292,12 @@ def _check(report: dict[str, list[dict[str, Any]]], delivered: int) -> bool:
         problems.append("the silent model change was not detected")
     if delivered == 0:
         problems.append("no alert was delivered")
-    resolved = [a["alert"]["name"] for r in report["rolled back"] for a in r["alerts"]
-                if a["event"] == "resolved"]
+    resolved = [
+        a["alert"]["name"]
+        for r in report["rolled back"]
+        for a in r["alerts"]
+        if a["event"] == "resolved"
+    ]
     if "EmbeddingSilentModelChange" not in resolved:
         problems.append("the model-change alert did not resolve after the rollback")
     if (report["changed again"][0]["canary"] or {}).get("verdict") != "changed":

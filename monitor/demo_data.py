@@ -15,8 +15,18 @@ import numpy as np
 __all__ = ["DRIFT_TOPIC", "TOPICS", "canary_set", "queries", "write_queries"]
 
 _FILL = {
-    "product": ["rain jacket", "hiking boots", "espresso machine", "desk lamp", "yoga mat",
-                "backpack", "wireless headphones", "office chair", "cast iron pan", "tent"],
+    "product": [
+        "rain jacket",
+        "hiking boots",
+        "espresso machine",
+        "desk lamp",
+        "yoga mat",
+        "backpack",
+        "wireless headphones",
+        "office chair",
+        "cast iron pan",
+        "tent",
+    ],
     "city": ["Lisbon", "Denver", "Osaka", "Leeds", "Porto", "Austin", "Lyon", "Dublin"],
     "month": ["January", "March", "May", "July", "September", "November"],
     "brand": ["Northpeak", "Brewline", "Lumo", "Trailfox", "Quietwave", "Oakhaus"],
@@ -27,28 +37,55 @@ _FILL = {
 }
 
 TOPICS: dict[str, list[str]] = {
-    "orders": ["where is my order for the {product}", "track my package to {city}",
-               "order status {product} {colour}", "my {product} delivery is late",
-               "change shipping address for order to {city}", "when will the {product} arrive"],
-    "returns": ["how do I return the {product}", "refund for damaged {product}",
-                "return label for {brand} {product}", "exchange {product} for {size}",
-                "return window for {product} bought in {month}", "{product} arrived broken refund"],
-    "billing": ["invoice for my {month} order", "update credit card on my account",
-                "charged twice for {product}", "apply discount code to {product}",
-                "pay in instalments for the {product}", "vat receipt for {brand} order"],
-    "products": ["{brand} {product} size guide", "is the {product} waterproof",
-                 "{product} in {colour} {size}", "compare {brand} {product} models",
-                 "{product} care instructions", "best {product} for travel"],
-    "account": ["reset my password", "change email address on my account",
-                "delete my account and data", "two factor login not working",
-                "update my delivery address to {city}", "unsubscribe from {brand} newsletter"],
+    "orders": [
+        "where is my order for the {product}",
+        "track my package to {city}",
+        "order status {product} {colour}",
+        "my {product} delivery is late",
+        "change shipping address for order to {city}",
+        "when will the {product} arrive",
+    ],
+    "returns": [
+        "how do I return the {product}",
+        "refund for damaged {product}",
+        "return label for {brand} {product}",
+        "exchange {product} for {size}",
+        "return window for {product} bought in {month}",
+        "{product} arrived broken refund",
+    ],
+    "billing": [
+        "invoice for my {month} order",
+        "update credit card on my account",
+        "charged twice for {product}",
+        "apply discount code to {product}",
+        "pay in instalments for the {product}",
+        "vat receipt for {brand} order",
+    ],
+    "products": [
+        "{brand} {product} size guide",
+        "is the {product} waterproof",
+        "{product} in {colour} {size}",
+        "compare {brand} {product} models",
+        "{product} care instructions",
+        "best {product} for travel",
+    ],
+    "account": [
+        "reset my password",
+        "change email address on my account",
+        "delete my account and data",
+        "two factor login not working",
+        "update my delivery address to {city}",
+        "unsubscribe from {brand} newsletter",
+    ],
 }
 
 #: the topic that appears in the demo's drift phase: a product line the corpus lacks
 DRIFT_TOPIC: list[str] = [
-    "{ebike} {part} range per charge", "{ebike} {part} replacement",
+    "{ebike} {part} range per charge",
+    "{ebike} {part} replacement",
     "is the {ebike} legal in {city}",
-    "{ebike} {part} error code", "how long to charge the {ebike} {part}",
+    "{ebike} {part} error code",
+    "how long to charge the {ebike} {part}",
     "{ebike} warranty on the {part}",
 ]
 
@@ -58,8 +95,13 @@ def _fill(template: str, rng: np.random.Generator) -> str:
     return template.format(**values)
 
 
-def queries(n: int, rng: np.random.Generator, *, drift_share: float = 0.0,
-            weights: Sequence[float] | None = None) -> list[str]:
+def queries(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    drift_share: float = 0.0,
+    weights: Sequence[float] | None = None,
+) -> list[str]:
     """``n`` queries: a share ``drift_share`` from DRIFT_TOPIC, the rest from TOPICS."""
     names = list(TOPICS)
     p = np.asarray(weights if weights is not None else [1.0] * len(names), dtype=float)
@@ -80,12 +122,14 @@ def write_queries(path: Path, texts: Sequence[str], start: datetime, span: timed
     with path.open("a", encoding="utf-8") as fh:
         for i, text in enumerate(texts):
             ts = (start + step * i).isoformat().replace("+00:00", "Z")
-            fh.write(json.dumps({"ts": ts, "query": text, "user": f"user{i % 97}@example.com"})
-                     + "\n")
+            fh.write(
+                json.dumps({"ts": ts, "query": text, "user": f"user{i % 97}@example.com"}) + "\n"
+            )
 
 
-def canary_set(rng: np.random.Generator, per_topic: int = 6) -> tuple[list[dict[str, str]],
-                                                                      list[str]]:
+def canary_set(
+    rng: np.random.Generator, per_topic: int = 6
+) -> tuple[list[dict[str, str]], list[str]]:
     """Canary queries, one help article per query, and their TREC qrels lines.
 
     An article answers its query's template with other slot values (another
@@ -98,8 +142,13 @@ def canary_set(rng: np.random.Generator, per_topic: int = 6) -> tuple[list[dict[
             template = templates[i % len(templates)]
             qid, did = f"q-{topic}-{i}", f"d-{topic}-{i}"
             items.append({"id": qid, "kind": "query", "text": _fill(template, rng)})
-            items.append({"id": did, "kind": "document",
-                          "text": f"Help article: {_fill(template, rng)}. Step by step answer "
-                                  f"with links to the {topic} pages."})
+            items.append(
+                {
+                    "id": did,
+                    "kind": "document",
+                    "text": f"Help article: {_fill(template, rng)}. Step by step answer "
+                    f"with links to the {topic} pages.",
+                }
+            )
             qrels.append(f"{qid} 0 {did} 1")
     return items, qrels

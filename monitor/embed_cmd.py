@@ -28,17 +28,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Embed the lines of standard input with one model "
-                "from the config. Exit 0 on success, 1 if the provider failed (or some "
-                "lines failed), 2 on a usage or configuration error.")
+    p = _Parser(
+        prog=PROG,
+        description="Embed the lines of standard input with one model "
+        "from the config. Exit 0 on success, 1 if the provider failed (or some "
+        "lines failed), 2 on a usage or configuration error.",
+    )
     p.add_argument("--config", required=True, metavar="FILE", help="driftmon TOML config")
     p.add_argument("--model", required=True, metavar="NAME", help="name of a [[models]] entry")
-    p.add_argument("--kind", required=True, choices=["query", "document"],
-                   help="embed as queries or as documents (prefixes, input_type)")
-    p.add_argument("--format", choices=["npy", "jsonl"], default="jsonl",
-                   help="output format (default: jsonl)")
-    p.add_argument("--output", metavar="PATH",
-                   help="output file (required for npy; jsonl defaults to stdout)")
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=["query", "document"],
+        help="embed as queries or as documents (prefixes, input_type)",
+    )
+    p.add_argument(
+        "--format", choices=["npy", "jsonl"], default="jsonl", help="output format (default: jsonl)"
+    )
+    p.add_argument(
+        "--output", metavar="PATH", help="output file (required for npy; jsonl defaults to stdout)"
+    )
     return p
 
 
@@ -100,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     if result.failed:
         first = sorted(result.failed)[:10]
         more = " ..." if len(result.failed) > 10 else ""
-        sys.stderr.write(f"{PROG}: warning: {len(result.failed)} of {len(texts)} lines were not "
-                         f"embedded (indices {', '.join(map(str, first))}{more}); their rows "
-                         f"are {'zero' if args.format == 'npy' else 'null'}\n")
+        sys.stderr.write(
+            f"{PROG}: warning: {len(result.failed)} of {len(texts)} lines were not "
+            f"embedded (indices {', '.join(map(str, first))}{more}); their rows "
+            f"are {'zero' if args.format == 'npy' else 'null'}\n"
+        )
         return 1
     return 0

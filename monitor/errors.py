@@ -79,8 +79,9 @@ class SchemaMismatch(StorageError):
 class AlertDeliveryError(MonitorError):
     """A sink did not accept an alert delivery."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None,
-                 status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.status_code = status_code

@@ -46,8 +46,9 @@ def ingest_route(agent_ctx: JobContext) -> Callable[[Request], Response]:
             if src.kind != "http":
                 continue
             try:
-                out[src.name] = resolve_secret(src.token_env, f"sources.{src.name}.token_env",
-                                               ctx.environ)
+                out[src.name] = resolve_secret(
+                    src.token_env, f"sources.{src.name}.token_env", ctx.environ
+                )
             except ConfigError as exc:
                 log.error("ingest for source %s is off: %s", src.name, exc)
         return out
@@ -60,12 +61,20 @@ def ingest_route(agent_ctx: JobContext) -> Callable[[Request], Response]:
         headers = {k.lower(): v for k, v in req.headers.items()}
         known = tokens()
         if not known:
-            return _answer(503, {"error": "ingest is not configured: no http source has its "
-                                          "token environment variable set"})
+            return _answer(
+                503,
+                {
+                    "error": "ingest is not configured: no http source has its "
+                    "token environment variable set"
+                },
+            )
         name = bearer_source(headers.get("authorization"), known)
         if name is None:
-            return _answer(401, {"error": "missing or wrong bearer token"},
-                           {"WWW-Authenticate": 'Bearer realm="driftmon"'})
+            return _answer(
+                401,
+                {"error": "missing or wrong bearer token"},
+                {"WWW-Authenticate": 'Bearer realm="driftmon"'},
+            )
         cfg = next(s for s in ctx.settings.sources if s.name == name)
         try:
             batch = parse_body(req.body, headers.get("content-type"), cfg, ctx.clock)
@@ -76,21 +85,28 @@ def ingest_route(agent_ctx: JobContext) -> Callable[[Request], Response]:
             stored = store_records(ctx, cfg, batch.records, batch.counts)
         except MonitorError as exc:  # database or (store_text = false) embedding endpoint
             log.warning("ingest %s: could not store a request: %s", name, exc)
-            return _answer(503, {"error": f"not stored, try again: {exc}"},
-                           {"Retry-After": "5"})
-        errors = batch.errors + [{"index": batch.indices[i], "reason": reason}
-                                 for i, reason in sorted(stored.rejected.items())]
+            return _answer(503, {"error": f"not stored, try again: {exc}"}, {"Retry-After": "5"})
+        errors = batch.errors + [
+            {"index": batch.indices[i], "reason": reason}
+            for i, reason in sorted(stored.rejected.items())
+        ]
         errors.sort(key=lambda e: e["index"])
-        reasons = {k[len("rejected_"):]: v for k, v in sorted(stored.counts.items())
-                   if k.startswith("rejected_") and v}
+        reasons = {
+            k[len("rejected_") :]: v
+            for k, v in sorted(stored.counts.items())
+            if k.startswith("rejected_") and v
+        }
         rejected = sum(reasons.values())
-        return _answer(202, {
-            "source": name,
-            "accepted": stored.counts.get("read", 0) - rejected,
-            "rejected": rejected,
-            "rejected_by_reason": reasons,
-            "sampled": stored.counts.get("sampled", 0) + stored.counts.get("replaced", 0),
-            "errors": errors[:MAX_ERRORS],
-        })
+        return _answer(
+            202,
+            {
+                "source": name,
+                "accepted": stored.counts.get("read", 0) - rejected,
+                "rejected": rejected,
+                "rejected_by_reason": reasons,
+                "sampled": stored.counts.get("sampled", 0) + stored.counts.get("replaced", 0),
+                "errors": errors[:MAX_ERRORS],
+            },
+        )
 
     return handle

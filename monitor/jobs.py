@@ -75,16 +75,29 @@ class JobContext:
             result = self.provider(model).embed(texts, kind)  # type: ignore[arg-type]
         except ProviderError:
             if self.meter is not None:
-                self.meter.observe(model.name, requests=0, retries=0, errors=1, tokens=0,
-                                   cost=0.0, seconds=time.perf_counter() - started,
-                                   outcome="error")
+                self.meter.observe(
+                    model.name,
+                    requests=0,
+                    retries=0,
+                    errors=1,
+                    tokens=0,
+                    cost=0.0,
+                    seconds=time.perf_counter() - started,
+                    outcome="error",
+                )
             raise
         if self.meter is not None:
             u = result.usage
-            self.meter.observe(model.name, requests=u.requests, retries=u.retries,
-                               errors=u.errors, tokens=u.input_tokens, cost=u.cost,
-                               seconds=time.perf_counter() - started,
-                               outcome="partial" if result.failed else "ok")
+            self.meter.observe(
+                model.name,
+                requests=u.requests,
+                retries=u.retries,
+                errors=u.errors,
+                tokens=u.input_tokens,
+                cost=u.cost,
+                seconds=time.perf_counter() - started,
+                outcome="partial" if result.failed else "ok",
+            )
         return result
 
     def models(self, only: str | None = None) -> list[ModelSettings]:
@@ -114,8 +127,9 @@ class Skip(Exception):
     """A job found nothing to do; recorded as ``skipped``, not a failure."""
 
 
-def run_job(ctx: JobContext, job: str, *, model: str | None = None,
-            slot: datetime | None = None) -> JobOutcome:
+def run_job(
+    ctx: JobContext, job: str, *, model: str | None = None, slot: datetime | None = None
+) -> JobOutcome:
     """Run one job, recording it in ``job_runs``; never raises for a job's own failure.
 
     A scheduled run passes its ``slot`` (the start of its interval): it runs only if
@@ -143,8 +157,12 @@ def run_job(ctx: JobContext, job: str, *, model: str | None = None,
         if claimed is None:
             log.debug("job %s: slot %s already claimed", job, slot.isoformat())
             return JobOutcome(job=job, status="claimed_elsewhere", items=0)
-        threading.Thread(target=_heartbeat, args=(ctx, claimed, lease, stop_heartbeat),
-                         name=f"driftmon-lease-{job}", daemon=True).start()
+        threading.Thread(
+            target=_heartbeat,
+            args=(ctx, claimed, lease, stop_heartbeat),
+            name=f"driftmon-lease-{job}",
+            daemon=True,
+        ).start()
     assert claimed is not None
     run_id = claimed
     token = CURRENT_JOB.set((job, run_id))
@@ -164,12 +182,19 @@ def run_job(ctx: JobContext, job: str, *, model: str | None = None,
     try:
         try:
             with ctx.db.transaction() as s:
-                ops.finish_job_run(s, run_id, status, ctx.clock.now(), items=items,
-                                   error=message or None)
+                ops.finish_job_run(
+                    s, run_id, status, ctx.clock.now(), items=items, error=message or None
+                )
         except MonitorError as exc:  # the row stays 'running' until its lease lapses
             log.error("job %s: could not record its outcome: %s", job, exc)
-        log.info("job %s %s in %.2fs (%d items)%s", job, status,
-                 time.perf_counter() - started, items, f": {message}" if message else "")
+        log.info(
+            "job %s %s in %.2fs (%d items)%s",
+            job,
+            status,
+            time.perf_counter() - started,
+            items,
+            f": {message}" if message else "",
+        )
     finally:
         CURRENT_JOB.reset(token)
     return JobOutcome(job=job, status=status, items=items, message=message, details=details)
@@ -217,10 +242,10 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             details[model.name] = {
                 "verdict": "suspended",
                 "reason": f"the canary set(s) {', '.join(changed)} say the model changed under "
-                          f"its name; run 'driftmon canary rebaseline' once the index is "
-                          "rebuilt"}
-            log.warning("drift run for %s suspended: %s", model.name,
-                        details[model.name]["reason"])
+                f"its name; run 'driftmon canary rebaseline' once the index is "
+                "rebuilt",
+            }
+            log.warning("drift run for %s suspended: %s", model.name, details[model.name]["reason"])
             continue
         _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
         with ctx.db.read() as s:
@@ -236,24 +261,44 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
         if len(ref) == 0 or len(cur) == 0:
             result = None
         else:
-            result = stats.run_suite(ref, cur, alpha=cfg.alpha, n_permutations=cfg.permutations,
-                                     seed=seed, tests=cfg.tests or None,
-                                     min_samples=cfg.min_samples)
+            result = stats.run_suite(
+                ref,
+                cur,
+                alpha=cfg.alpha,
+                n_permutations=cfg.permutations,
+                seed=seed,
+                tests=cfg.tests or None,
+                min_samples=cfg.min_samples,
+            )
         verdict = result.verdict if result is not None else "insufficient_data"
         explanation = _explain(result, cur_texts) if result is not None else None
         with ctx.db.transaction() as s:
             run_id = repo.save_drift_run(
-                s, model_version_id=mv.id, created_at=now, window_start=cur_start,
-                window_end=cur_end, reference_start=ref_start, reference_end=ref_end,
-                n_ref=len(ref), n_cur=len(cur), verdict=verdict, alpha=cfg.alpha, seed=seed,
+                s,
+                model_version_id=mv.id,
+                created_at=now,
+                window_start=cur_start,
+                window_end=cur_end,
+                reference_start=ref_start,
+                reference_end=ref_end,
+                n_ref=len(ref),
+                n_cur=len(cur),
+                verdict=verdict,
+                alpha=cfg.alpha,
+                seed=seed,
                 policy=result.policy if result is not None else "",
                 explanation=explanation,
-                metrics=[_metric_row(t) for t in (result.tests.values() if result else [])])
+                metrics=[_metric_row(t) for t in (result.tests.values() if result else [])],
+            )
             evaluate_alerts(ctx, s)
         details[model.name] = {
-            "verdict": verdict, "run_id": run_id, "n_ref": len(ref), "n_cur": len(cur),
+            "verdict": verdict,
+            "run_id": run_id,
+            "n_ref": len(ref),
+            "n_cur": len(cur),
             "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
-            "explanation": explanation}
+            "explanation": explanation,
+        }
         done += 1
     return done, details
 
@@ -262,8 +307,14 @@ def _metric_row(t: Any) -> dict[str, Any]:
     def f(x: float | None) -> float | None:
         return None if x is None or not np.isfinite(x) else float(x)
 
-    return {"test": t.name, "statistic": f(t.statistic), "p_value": f(t.p_value),
-            "threshold": f(t.threshold), "effect": f(t.effect), "drift": bool(t.drift)}
+    return {
+        "test": t.name,
+        "statistic": f(t.statistic),
+        "p_value": f(t.p_value),
+        "threshold": f(t.threshold),
+        "effect": f(t.effect),
+        "drift": bool(t.drift),
+    }
 
 
 def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
@@ -289,8 +340,9 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
     return data
 
 
-def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
-                   ranges: list[tuple[datetime, datetime]]) -> int:
+def _embed_missing(
+    ctx: JobContext, model: ModelSettings, mv_id: int, ranges: list[tuple[datetime, datetime]]
+) -> int:
     """Embed the samples in ``ranges`` this version has no vector for.
 
     Each distinct text is embedded once per model version: a repeated query reuses
@@ -299,8 +351,11 @@ def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
     n = 0
     for since, until in ranges:
         with ctx.db.read() as s:
-            missing = [m for m in repo.samples_missing_embeddings(s, mv_id, since, until)
-                       if m[2] is not None]
+            missing = [
+                m
+                for m in repo.samples_missing_embeddings(s, mv_id, since, until)
+                if m[2] is not None
+            ]
             cached = repo.embeddings_by_hash(s, mv_id, sorted({h for _, h, _ in missing}))
         texts: dict[str, str] = {}
         for _, h, text in missing:
@@ -308,13 +363,14 @@ def _embed_missing(ctx: JobContext, model: ModelSettings, mv_id: int,
                 texts.setdefault(h, text)
         todo = list(texts.items())
         for start in range(0, len(todo), 512):
-            chunk = todo[start:start + 512]
+            chunk = todo[start : start + 512]
             result = ctx.embed(model, [t for _, t in chunk], "query")
             for i in result.ok_indices:
                 cached[chunk[i][0]] = result.vectors[i]
         with ctx.db.transaction() as s:
             n += repo.save_query_embeddings(
-                s, mv_id, ((sid, cached[h]) for sid, h, _ in missing if h in cached))
+                s, mv_id, ((sid, cached[h]) for sid, h, _ in missing if h in cached)
+            )
     return n
 
 
@@ -328,11 +384,15 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
 
     now = ctx.clock.now()
     longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
-    intervals = {name: job_interval(ctx.settings, name, ctx.cron_periods)
-                 for name in JOB_INTERVALS}
+    intervals = {name: job_interval(ctx.settings, name, ctx.cron_periods) for name in JOB_INTERVALS}
     signals = collect_signals(s, max(longest, 1), intervals, now)
-    transitions = evaluate(ctx.settings.alerts.rules, signals, ops.active_alerts(s), now,
-                           parse_duration(ctx.settings.alerts.renotify))
+    transitions = evaluate(
+        ctx.settings.alerts.rules,
+        signals,
+        ops.active_alerts(s),
+        now,
+        parse_duration(ctx.settings.alerts.renotify),
+    )
     return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
 
 
@@ -342,8 +402,12 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
 
     with ctx.db.transaction() as s:
         n = evaluate_alerts(ctx, s)
-        resent = queue_resends(s, ctx.settings.alerts.sinks,
-                               parse_duration(ctx.settings.alerts.renotify), ctx.clock.now())
+        resent = queue_resends(
+            s,
+            ctx.settings.alerts.sinks,
+            parse_duration(ctx.settings.alerts.renotify),
+            ctx.clock.now(),
+        )
     return n, {"transitions": n, "resends": resent}
 
 
@@ -368,12 +432,18 @@ JOBS: dict[str, Callable[[JobContext, str | None], tuple[int, dict[str, Any]]]] 
 }
 
 #: which schedule setting drives each job
-JOB_INTERVALS = {"sample": "sample", "canary": "canary", "drift": "drift", "alerts": "alerts",
-                 "deliver": "deliver"}
+JOB_INTERVALS = {
+    "sample": "sample",
+    "canary": "canary",
+    "drift": "drift",
+    "alerts": "alerts",
+    "deliver": "deliver",
+}
 
 
-def job_interval(settings: Settings, job: str,
-                 cron_periods: dict[str, timedelta] | None = None) -> timedelta:
+def job_interval(
+    settings: Settings, job: str, cron_periods: dict[str, timedelta] | None = None
+) -> timedelta:
     """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
     kind, arg = parse_schedule(getattr(settings.schedule, JOB_INTERVALS[job]))
     if kind == "interval":

@@ -40,58 +40,115 @@ _DELIVERY_OUTCOMES = ("delivered", "dead")
 CATALOGUE: dict[str, tuple[str, list[str], str]] = {
     "driftmon_build_info": ("gauge", ["version"], "Always 1; the agent's version"),
     "driftmon_model_version_info": (
-        "gauge", [*_MV, "provider", "model_id", "dimensions", "fingerprint"],
-        "Always 1; attributes of each active model version"),
-    "driftmon_drift_detected": ("gauge", _MV, "1 if the latest drift run's combined verdict is "
-                                "drift, 0 if not; absent while data is insufficient"),
-    "driftmon_drift_insufficient_data": ("gauge", _MV, "1 if the latest drift run had too few "
-                                         "samples for a verdict"),
+        "gauge",
+        [*_MV, "provider", "model_id", "dimensions", "fingerprint"],
+        "Always 1; attributes of each active model version",
+    ),
+    "driftmon_drift_detected": (
+        "gauge",
+        _MV,
+        "1 if the latest drift run's combined verdict is "
+        "drift, 0 if not; absent while data is insufficient",
+    ),
+    "driftmon_drift_insufficient_data": (
+        "gauge",
+        _MV,
+        "1 if the latest drift run had too few samples for a verdict",
+    ),
     "driftmon_drift_statistic": ("gauge", [*_MV, "test"], "Latest statistic of each drift test"),
     "driftmon_drift_p_value": ("gauge", [*_MV, "test"], "Latest p-value of each drift test"),
     "driftmon_drift_effect": ("gauge", [*_MV, "test"], "Latest effect size of each drift test"),
-    "driftmon_drift_novelty_ratio": ("gauge", _MV, "Share of current queries far from every "
-                                     "reference query (0-1)"),
-    "driftmon_drift_samples": ("gauge", [*_MV, "side"], "Samples in the latest drift run, "
-                               "side=reference|current"),
+    "driftmon_drift_novelty_ratio": (
+        "gauge",
+        _MV,
+        "Share of current queries far from every reference query (0-1)",
+    ),
+    "driftmon_drift_samples": (
+        "gauge",
+        [*_MV, "side"],
+        "Samples in the latest drift run, side=reference|current",
+    ),
     "driftmon_drift_last_run_timestamp_seconds": ("gauge", _MV, "When the latest drift run ran"),
-    "driftmon_canary_changed": ("gauge", [*_MV, "canary_set"],
-                                "1 if the latest canary run found the model changed"),
-    "driftmon_canary_min_cosine": ("gauge", [*_MV, "canary_set"],
-                                   "Lowest per-item cosine to the baseline"),
-    "driftmon_canary_mean_cosine": ("gauge", [*_MV, "canary_set"],
-                                    "Mean per-item cosine to the baseline"),
-    "driftmon_canary_norm_ratio": ("gauge", [*_MV, "canary_set"],
-                                   "Mean vector norm relative to the baseline"),
-    "driftmon_canary_verdict": ("gauge", [*_MV, "canary_set", "state"],
-                                "1 for the latest canary run's verdict, 0 for the others "
-                                "(state: unchanged, noise, changed)"),
+    "driftmon_canary_changed": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "1 if the latest canary run found the model changed",
+    ),
+    "driftmon_canary_min_cosine": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "Lowest per-item cosine to the baseline",
+    ),
+    "driftmon_canary_mean_cosine": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "Mean per-item cosine to the baseline",
+    ),
+    "driftmon_canary_norm_ratio": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "Mean vector norm relative to the baseline",
+    ),
+    "driftmon_canary_verdict": (
+        "gauge",
+        [*_MV, "canary_set", "state"],
+        "1 for the latest canary run's verdict, 0 for the others "
+        "(state: unchanged, noise, changed)",
+    ),
     "driftmon_canary_items_below_tolerance_ratio": (
-        "gauge", [*_MV, "canary_set"],
-        "Share of canary items whose cosine to the baseline is below the tolerance (0-1)"),
-    "driftmon_canary_tolerance_cosine": ("gauge", [*_MV, "canary_set"],
-                                         "Per-item cosine below which an item counts as "
-                                         "changed"),
-    "driftmon_canary_last_run_timestamp_seconds": ("gauge", [*_MV, "canary_set"],
-                                                   "When the latest canary run ran"),
-    "driftmon_retrieval_metric": ("gauge", [*_MV, "canary_set", "metric"],
-                                  "Latest retrieval quality on the canary judgements "
-                                  "(recall@k, ndcg@k, mrr@k, map, top-1 score quantiles and "
-                                  "cut-off pass rates, top-10 overlap on a stale index)"),
-    "driftmon_job_last_success_timestamp_seconds": ("gauge", ["job"],
-                                                    "When each job last succeeded"),
-    "driftmon_job_last_duration_seconds": ("gauge", ["job"],
-                                           "Duration of each job's last successful run"),
+        "gauge",
+        [*_MV, "canary_set"],
+        "Share of canary items whose cosine to the baseline is below the tolerance (0-1)",
+    ),
+    "driftmon_canary_tolerance_cosine": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "Per-item cosine below which an item counts as changed",
+    ),
+    "driftmon_canary_last_run_timestamp_seconds": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "When the latest canary run ran",
+    ),
+    "driftmon_retrieval_metric": (
+        "gauge",
+        [*_MV, "canary_set", "metric"],
+        "Latest retrieval quality on the canary judgements "
+        "(recall@k, ndcg@k, mrr@k, map, top-1 score quantiles and "
+        "cut-off pass rates, top-10 overlap on a stale index)",
+    ),
+    "driftmon_job_last_success_timestamp_seconds": (
+        "gauge",
+        ["job"],
+        "When each job last succeeded",
+    ),
+    "driftmon_job_last_duration_seconds": (
+        "gauge",
+        ["job"],
+        "Duration of each job's last successful run",
+    ),
     "driftmon_job_failures_total": ("counter", ["job"], "Failed runs of each job"),
-    "driftmon_job_consecutive_failures": ("gauge", ["job"],
-                                          "Latest runs of each job that failed in a row "
-                                          "(0 after a success)"),
-    "driftmon_alerts_active": ("gauge", ["alertname", "severity", "state"],
-                               "Pending and firing alerts"),
-    "driftmon_alert_deliveries_total": ("counter", ["sink", "outcome"],
-                                        "Alert deliveries, outcome=delivered|dead"),
+    "driftmon_job_consecutive_failures": (
+        "gauge",
+        ["job"],
+        "Latest runs of each job that failed in a row (0 after a success)",
+    ),
+    "driftmon_alerts_active": (
+        "gauge",
+        ["alertname", "severity", "state"],
+        "Pending and firing alerts",
+    ),
+    "driftmon_alert_deliveries_total": (
+        "counter",
+        ["sink", "outcome"],
+        "Alert deliveries, outcome=delivered|dead",
+    ),
     "driftmon_alert_deliveries_pending": ("gauge", ["sink"], "Deliveries waiting to be sent"),
-    "driftmon_source_records_total": ("counter", ["source", "outcome"],
-                                      "Records read from each query source, by outcome"),
+    "driftmon_source_records_total": (
+        "counter",
+        ["source", "outcome"],
+        "Records read from each query source, by outcome",
+    ),
 }
 
 
@@ -129,8 +186,18 @@ class DriftCollector(Collector):
 
         add("driftmon_build_info", [__version__], 1)
         for mv in snap.model_versions:
-            add("driftmon_model_version_info", [mv.model, mv.version, mv.provider, mv.model_id,
-                                                str(mv.dimensions), mv.fingerprint], 1)
+            add(
+                "driftmon_model_version_info",
+                [
+                    mv.model,
+                    mv.version,
+                    mv.provider,
+                    mv.model_id,
+                    str(mv.dimensions),
+                    mv.fingerprint,
+                ],
+                1,
+            )
         for run in snap.drift_runs:
             mv = [run.model, run.version]
             insufficient = run.verdict == "insufficient_data"
@@ -172,8 +239,11 @@ class DriftCollector(Collector):
         for key, n in sorted(counts.items()):
             add("driftmon_alerts_active", list(key), n)
         # every outcome of every known sink, zeros included, so increase() sees the first one
-        deliveries = {(sink, state): 0 for sink in {d[0] for d in snap.deliveries}
-                      for state in ("pending", *_DELIVERY_OUTCOMES)}
+        deliveries = {
+            (sink, state): 0
+            for sink in {d[0] for d in snap.deliveries}
+            for state in ("pending", *_DELIVERY_OUTCOMES)
+        }
         for sink, state, n in snap.deliveries:
             deliveries[(sink, state)] = deliveries.get((sink, state), 0) + n
         for (sink, state), n in sorted(deliveries.items()):
@@ -188,19 +258,37 @@ class DriftCollector(Collector):
 
 #: in-process metrics of embedding calls (counters add up across replicas)
 METER_CATALOGUE: dict[str, tuple[str, list[str], str]] = {
-    "driftmon_provider_requests_total": ("counter", ["model"],
-                                         "HTTP requests sent to the embedding endpoint"),
-    "driftmon_provider_calls_total": ("counter", ["model", "outcome"],
-                                      "embed() calls, outcome=ok|partial|error"),
-    "driftmon_provider_retries_total": ("counter", ["model"],
-                                        "Requests retried after 429, 5xx or a timeout"),
-    "driftmon_provider_errors_total": ("counter", ["model"],
-                                       "Requests that failed after their retries"),
+    "driftmon_provider_requests_total": (
+        "counter",
+        ["model"],
+        "HTTP requests sent to the embedding endpoint",
+    ),
+    "driftmon_provider_calls_total": (
+        "counter",
+        ["model", "outcome"],
+        "embed() calls, outcome=ok|partial|error",
+    ),
+    "driftmon_provider_retries_total": (
+        "counter",
+        ["model"],
+        "Requests retried after 429, 5xx or a timeout",
+    ),
+    "driftmon_provider_errors_total": (
+        "counter",
+        ["model"],
+        "Requests that failed after their retries",
+    ),
     "driftmon_provider_input_tokens_total": ("counter", ["model"], "Input tokens sent"),
     "driftmon_provider_estimated_cost_total": (
-        "counter", ["model"], "Estimated cost at the configured price per million tokens"),
+        "counter",
+        ["model"],
+        "Estimated cost at the configured price per million tokens",
+    ),
     "driftmon_provider_call_duration_seconds": (
-        "histogram", ["model"], "Wall time of one embed() call, all its batches included"),
+        "histogram",
+        ["model"],
+        "Wall time of one embed() call, all its batches included",
+    ),
 }
 
 
@@ -211,14 +299,29 @@ class ProviderMeter:
         def make(name: str) -> Any:
             kind, labels, help_text = METER_CATALOGUE[name]
             if kind == "histogram":
-                return Histogram(name, help_text, labels, registry=registry,
-                                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+                return Histogram(
+                    name,
+                    help_text,
+                    labels,
+                    registry=registry,
+                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+                )
             return Counter(name.removesuffix("_total"), help_text, labels, registry=registry)
 
         self._m = {name: make(name) for name in METER_CATALOGUE}
 
-    def observe(self, model: str, *, requests: int, retries: int, errors: int, tokens: int,
-                cost: float, seconds: float, outcome: str) -> None:
+    def observe(
+        self,
+        model: str,
+        *,
+        requests: int,
+        retries: int,
+        errors: int,
+        tokens: int,
+        cost: float,
+        seconds: float,
+        outcome: str,
+    ) -> None:
         m = self._m
         m["driftmon_provider_requests_total"].labels(model).inc(requests)
         m["driftmon_provider_retries_total"].labels(model).inc(retries)

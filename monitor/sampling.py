@@ -100,8 +100,12 @@ def _sample_files(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
         raise InputError(f"source {cfg.name!r}: no file matches {cfg.path}")
     total, n = Counts(), 0
     for batch in source.chunks(positions, fingerprints, ctx.settings.sampling.chunk_size):
-        def save(s: Session, pos: dict[str, tuple[int, int]] = batch.positions,
-                 fps: dict[str, str] = batch.fingerprints) -> None:
+
+        def save(
+            s: Session,
+            pos: dict[str, tuple[int, int]] = batch.positions,
+            fps: dict[str, str] = batch.fingerprints,
+        ) -> None:
             srepo.replace_file_positions(s, cfg.name, pos, fps, ctx.clock.now())
 
         total.merge(store_records(ctx, cfg, batch.records, batch.counts, after=save).counts)
@@ -122,15 +126,20 @@ def _sample_sql(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
             try:
                 value = encode_watermark(batch.watermark)
             except TypeError as exc:
-                raise InputError(f"source {cfg.name!r}: column {cfg.watermark_field!r} cannot "
-                                 f"be a watermark ({exc})") from None
+                raise InputError(
+                    f"source {cfg.name!r}: column {cfg.watermark_field!r} cannot "
+                    f"be a watermark ({exc})"
+                ) from None
 
             def save(s: Session, value: str = value) -> None:
                 srepo.set_watermark(s, cfg.name, value, ctx.clock.now())
 
             moved = batch.watermark != mark
-            total.merge(store_records(ctx, cfg, batch.records, batch.counts,
-                                      after=save if moved else None).counts)
+            total.merge(
+                store_records(
+                    ctx, cfg, batch.records, batch.counts, after=save if moved else None
+                ).counts
+            )
             n += len(batch.records)
             mark = batch.watermark
             if not (batch.more and moved):
@@ -142,9 +151,14 @@ def _sample_sql(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
 # --------------------------------------------------------------------------- the reservoir
 
 
-def store_records(ctx: JobContext, cfg: SourceSettings, records: Sequence[SourceRecord],
-                  counts: Counts, *, after: Callable[[Session], None] | None = None,
-                  ) -> StoreResult:
+def store_records(
+    ctx: JobContext,
+    cfg: SourceSettings,
+    records: Sequence[SourceRecord],
+    counts: Counts,
+    *,
+    after: Callable[[Session], None] | None = None,
+) -> StoreResult:
     """Offer ``records`` to the source's reservoirs and store all of it in one transaction.
 
     ``counts`` (what the source counted while reading) are stored with the
@@ -159,10 +173,12 @@ def store_records(ctx: JobContext, cfg: SourceSettings, records: Sequence[Source
             _store_once(ctx, cfg, items, result, after)
             return result
         except _Conflict:
-            log.debug("source %s: reservoir moved by another writer (attempt %d)", cfg.name,
-                      attempt + 1)
-    raise MonitorError(f"source {cfg.name!r}: the reservoir kept changing under "
-                       f"{_ATTEMPTS} attempts; try again")
+            log.debug(
+                "source %s: reservoir moved by another writer (attempt %d)", cfg.name, attempt + 1
+            )
+    raise MonitorError(
+        f"source {cfg.name!r}: the reservoir kept changing under {_ATTEMPTS} attempts; try again"
+    )
 
 
 @dataclass
@@ -178,8 +194,9 @@ class _Item:
     text_hash: str = ""
 
 
-def _prepare(ctx: JobContext, cfg: SourceSettings,
-             records: Sequence[SourceRecord]) -> tuple[list[_Item], dict[int, str]]:
+def _prepare(
+    ctx: JobContext, cfg: SourceSettings, records: Sequence[SourceRecord]
+) -> tuple[list[_Item], dict[int, str]]:
     """Place each record in its window and stratum; reject what cannot be stored."""
     sampling = ctx.settings.sampling
     window = parse_duration(sampling.window)
@@ -208,8 +225,17 @@ def _prepare(ctx: JobContext, cfg: SourceSettings,
             if model.active:
                 vectors[model.name] = vec / norm if model.normalize else vec
         stratum = rec.meta.get(cfg.stratify_by, "") if cfg.stratify_by else ""
-        items.append(_Item(i, window_start(rec.event_time, window), stratum, rec.text,
-                           rec.event_time, rec.meta, vectors))
+        items.append(
+            _Item(
+                i,
+                window_start(rec.event_time, window),
+                stratum,
+                rec.text,
+                rec.event_time,
+                rec.meta,
+                vectors,
+            )
+        )
     if cfg.max_identical:  # the cap compares texts of every record, not only the kept ones
         _redact(ctx, items)
     return items, rejected
@@ -242,8 +268,13 @@ class _Group:
     outcome: dict[int, str]  # record index -> sampled | replaced
 
 
-def _store_once(ctx: JobContext, cfg: SourceSettings, items: list[_Item], result: StoreResult,
-                after: Callable[[Session], None] | None) -> None:
+def _store_once(
+    ctx: JobContext,
+    cfg: SourceSettings,
+    items: list[_Item],
+    result: StoreResult,
+    after: Callable[[Session], None] | None,
+) -> None:
     if ctx.settings.sampling.store_text or not items:  # no embedding calls: one transaction
         with ctx.db.transaction() as s:
             groups, mv_ids = _plan(ctx, cfg, s, items, result)
@@ -256,8 +287,9 @@ def _store_once(ctx: JobContext, cfg: SourceSettings, items: list[_Item], result
         _write(ctx, cfg, s, groups, vectors, result, after)
 
 
-def _plan(ctx: JobContext, cfg: SourceSettings, s: Session, items: list[_Item],
-          result: StoreResult) -> tuple[list[_Group], dict[str, int]]:
+def _plan(
+    ctx: JobContext, cfg: SourceSettings, s: Session, items: list[_Item], result: StoreResult
+) -> tuple[list[_Group], dict[str, int]]:
     """Reservoir decisions for ``items`` from the stored state (nothing written but windows)."""
     if not items:
         return [], {}
@@ -269,8 +301,10 @@ def _plan(ctx: JobContext, cfg: SourceSettings, s: Session, items: list[_Item],
     mv_ids: dict[str, int] = {}
     if not sampling.store_text or any(it.vectors for it in items):
         now = ctx.clock.now()
-        mv_ids = {m.name: repo.ensure_model_version(s, m.name, dataclasses.asdict(m), now).id
-                  for m in ctx.models()}
+        mv_ids = {
+            m.name: repo.ensure_model_version(s, m.name, dataclasses.asdict(m), now).id
+            for m in ctx.models()
+        }
     cap = cfg.max_per_stratum if cfg.stratify_by else sampling.max_per_window
     groups = []
     for (window, stratum), members in keys.items():
@@ -278,8 +312,14 @@ def _plan(ctx: JobContext, cfg: SourceSettings, s: Session, items: list[_Item],
         rng = reservoir_rng(sampling.seed, cfg.name, stratum, window, state.seen)
         if cfg.max_identical:
             slots, filled, seen, kept = capped_reservoir_slots(
-                state.seen, state.kept, cap, [it.text_hash for it in members],
-                srepo.slot_hashes(s, state.id), cfg.max_identical, rng)
+                state.seen,
+                state.kept,
+                cap,
+                [it.text_hash for it in members],
+                srepo.slot_hashes(s, state.id),
+                cfg.max_identical,
+                rng,
+            )
         else:
             slots = reservoir_slots(state.seen, state.kept, cap, len(members), rng)
             fill = max(0, min(cap - state.kept, len(members)))
@@ -318,30 +358,52 @@ def _strata(ctx: JobContext, cfg: SourceSettings, items: list[_Item]) -> list[st
     return out
 
 
-def _write(ctx: JobContext, cfg: SourceSettings, s: Session, groups: list[_Group],
-           vectors: dict[tuple[int, int], dict[int, np.ndarray]], result: StoreResult,
-           after: Callable[[Session], None] | None) -> None:
+def _write(
+    ctx: JobContext,
+    cfg: SourceSettings,
+    s: Session,
+    groups: list[_Group],
+    vectors: dict[tuple[int, int], dict[int, np.ndarray]],
+    result: StoreResult,
+    after: Callable[[Session], None] | None,
+) -> None:
     keep_text = ctx.settings.sampling.store_text
     rows: list[srepo.SampleRow] = []
     for g in groups:
         if g.seen != g.state.seen and not srepo.advance_window(
-                s, g.state.id, g.state.seen, g.seen, g.kept):
+            s, g.state.id, g.state.seen, g.seen, g.kept
+        ):
             raise _Conflict
-        rows.extend(srepo.SampleRow(
-            window_id=g.state.id, source=cfg.name, window_start=g.window, slot=slot,
-            event_time=it.event_time, text_hash=it.text_hash,
-            text=it.text if keep_text else None, meta=it.meta or None)
-            for slot, it in sorted(g.winners.items()))
+        rows.extend(
+            srepo.SampleRow(
+                window_id=g.state.id,
+                source=cfg.name,
+                window_start=g.window,
+                slot=slot,
+                event_time=it.event_time,
+                text_hash=it.text_hash,
+                text=it.text if keep_text else None,
+                meta=it.meta or None,
+            )
+            for slot, it in sorted(g.winners.items())
+        )
     ids = srepo.write_samples(s, rows)
-    srepo.save_vectors(s, ((ids[key], mv, vec) for key, per_model in vectors.items()
-                           for mv, vec in per_model.items()))
+    srepo.save_vectors(
+        s,
+        (
+            (ids[key], mv, vec)
+            for key, per_model in vectors.items()
+            for mv, vec in per_model.items()
+        ),
+    )
     srepo.add_counts(s, cfg.name, result.counts)
     if after is not None:
         after(s)
 
 
-def _vectors(ctx: JobContext, groups: list[_Group], mv_ids: dict[str, int],
-             result: StoreResult) -> dict[tuple[int, int], dict[int, np.ndarray]]:
+def _vectors(
+    ctx: JobContext, groups: list[_Group], mv_ids: dict[str, int], result: StoreResult
+) -> dict[tuple[int, int], dict[int, np.ndarray]]:
     """(window id, slot) -> model version id -> vector, for the records that stay.
 
     Vectors the sender computed are used as they are. With ``store_text = false``
@@ -369,7 +431,7 @@ def _vectors(ctx: JobContext, groups: list[_Group], mv_ids: dict[str, int],
                     texts.setdefault(it.text_hash, it.text)
             pending = list(texts.items())
             for start in range(0, len(pending), _EMBED_BATCH):
-                chunk = pending[start:start + _EMBED_BATCH]
+                chunk = pending[start : start + _EMBED_BATCH]
                 embedded = ctx.embed(m, [t for _, t in chunk], "query")
                 for i in embedded.ok_indices:
                     known[chunk[int(i)][0]] = embedded.vectors[int(i)]

@@ -30,8 +30,9 @@ def make_trigger(name: str, spec: str, *, jitter: timedelta, start: datetime) ->
     kind, arg = parse_schedule(spec)
     jit = int(jitter.total_seconds()) or None
     if kind == "interval":
-        return IntervalTrigger(seconds=arg.total_seconds(), start_date=start + arg,
-                               jitter=jit, timezone=UTC)
+        return IntervalTrigger(
+            seconds=arg.total_seconds(), start_date=start + arg, jitter=jit, timezone=UTC
+        )
     try:
         return _cron(arg, jit)
     except ValueError as exc:
@@ -40,8 +41,9 @@ def make_trigger(name: str, spec: str, *, jitter: timedelta, start: datetime) ->
 
 def _cron(expr: str, jitter: int | None) -> CronTrigger:
     minute, hour, day, month, dow = expr.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow,
-                       jitter=jitter, timezone=UTC)
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=dow, jitter=jitter, timezone=UTC
+    )
 
 
 def schedule_period(name: str, spec: str, now: datetime) -> timedelta:
@@ -55,9 +57,15 @@ def schedule_period(name: str, spec: str, now: datetime) -> timedelta:
     return second - first if first and second else timedelta(days=1)
 
 
-def build_scheduler(jobs: Iterable[JobSpec], run: Callable[[str], object], *,
-                    misfire_grace: timedelta, jitter: timedelta, first_run: datetime,
-                    workers: int = 4) -> BackgroundScheduler:
+def build_scheduler(
+    jobs: Iterable[JobSpec],
+    run: Callable[[str], object],
+    *,
+    misfire_grace: timedelta,
+    jitter: timedelta,
+    first_run: datetime,
+    workers: int = 4,
+) -> BackgroundScheduler:
     """A scheduler running ``run(name)`` on each job's trigger, coalescing, one at a time.
 
     An interval job first runs one interval after ``first_run``: the app runs one
@@ -65,13 +73,22 @@ def build_scheduler(jobs: Iterable[JobSpec], run: Callable[[str], object], *,
     """
     sched = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)},
-        job_defaults={"coalesce": True, "max_instances": 1,
-                      "misfire_grace_time": int(misfire_grace.total_seconds()) or 1},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(misfire_grace.total_seconds()) or 1,
+        },
         timezone=UTC,
     )
     for name, spec in jobs:
-        sched.add_job(run, make_trigger(name, spec, jitter=jitter, start=first_run),
-                      args=[name], id=name, name=name, replace_existing=True)
+        sched.add_job(
+            run,
+            make_trigger(name, spec, jitter=jitter, start=first_run),
+            args=[name],
+            id=name,
+            name=name,
+            replace_existing=True,
+        )
 
     def on_event(event: object) -> None:
         job_id = getattr(event, "job_id", "?")
@@ -87,8 +104,9 @@ def build_scheduler(jobs: Iterable[JobSpec], run: Callable[[str], object], *,
     return sched
 
 
-def reschedule(sched: BackgroundScheduler, jobs: Iterable[JobSpec], *, jitter: timedelta,
-               now: datetime) -> None:
+def reschedule(
+    sched: BackgroundScheduler, jobs: Iterable[JobSpec], *, jitter: timedelta, now: datetime
+) -> None:
     """Apply new schedules after a config reload."""
     for name, spec in jobs:
         sched.reschedule_job(name, trigger=make_trigger(name, spec, jitter=jitter, start=now))

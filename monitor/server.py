@@ -41,8 +41,7 @@ Handler = Callable[[Request], Response]
 class HttpServer:
     """Serves ``routes`` (path -> handler) on ``host:port`` in a background thread."""
 
-    def __init__(self, listen: str, routes: Mapping[str, Handler],
-                 max_body: int = 1 << 20) -> None:
+    def __init__(self, listen: str, routes: Mapping[str, Handler], max_body: int = 1 << 20) -> None:
         host, _, port = listen.rpartition(":")
         self._routes = dict(routes)
         self._max_body = max_body
@@ -79,8 +78,11 @@ class HttpServer:
                     self._send(Response(404, b"not found\n"))
                     return
                 try:
-                    resp = handler(Request(self.command, parts.path, parts.query,
-                                           dict(self.headers.items()), body))
+                    resp = handler(
+                        Request(
+                            self.command, parts.path, parts.query, dict(self.headers.items()), body
+                        )
+                    )
                 except Exception:
                     log.exception("handler for %s failed", parts.path)
                     resp = Response(500, b"internal error\n")
@@ -106,8 +108,9 @@ class HttpServer:
         return _Handler
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="driftmon-http",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="driftmon-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

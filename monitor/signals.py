@@ -21,8 +21,14 @@ from monitor.domain import AlertRecord, Signal
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
 
-__all__ = ["PAYLOAD_VERSION", "alert_payload", "collect_signals", "queue_resends",
-           "sink_accepts", "write_transitions"]
+__all__ = [
+    "PAYLOAD_VERSION",
+    "alert_payload",
+    "collect_signals",
+    "queue_resends",
+    "sink_accepts",
+    "write_transitions",
+]
 
 PAYLOAD_VERSION = 1
 
@@ -52,16 +58,27 @@ def _retrieval_drops(labels: dict[str, str], runs: list[Any]) -> list[Signal]:
     for metric, value in runs[0].retrieval.items():
         if "@" not in metric and metric != "map":
             continue
-        previous = [r.retrieval[metric] for r in runs[1:TRAILING_RUNS + 1] if metric in r.retrieval]
+        previous = [
+            r.retrieval[metric] for r in runs[1 : TRAILING_RUNS + 1] if metric in r.retrieval
+        ]
         if previous:
             drop = sum(previous) / len(previous) - value
-            out.append(Signal("retrieval_drop", {**labels, "test": metric}, drop, runs[0].id,
-                              (drop,), {"latest": value, "trailing_runs": len(previous)}))
+            out.append(
+                Signal(
+                    "retrieval_drop",
+                    {**labels, "test": metric},
+                    drop,
+                    runs[0].id,
+                    (drop,),
+                    {"latest": value, "trailing_runs": len(previous)},
+                )
+            )
     return out
 
 
-def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timedelta],
-                    now: datetime) -> list[Signal]:
+def collect_signals(
+    s: Session, history: int, job_intervals: Mapping[str, timedelta], now: datetime
+) -> list[Signal]:
     """The alertable signals of every active model version and job."""
     out: list[Signal] = []
     canary: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
@@ -69,11 +86,25 @@ def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timede
         canary[(run.model, run.version, run.canary_set)].append(run)
     for (model, version, cset), runs in canary.items():
         labels = {"model": model, "model_version": version, "canary_set": cset}
-        out.append(Signal("canary_changed", labels, float(runs[0].verdict == "changed"),
-                          runs[0].id, tuple(float(r.verdict == "changed") for r in runs),
-                          {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio}))
-        out.append(Signal("canary_min_cosine", labels, runs[0].min_cosine, runs[0].id,
-                          tuple(r.min_cosine for r in runs[:history])))
+        out.append(
+            Signal(
+                "canary_changed",
+                labels,
+                float(runs[0].verdict == "changed"),
+                runs[0].id,
+                tuple(float(r.verdict == "changed") for r in runs),
+                {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio},
+            )
+        )
+        out.append(
+            Signal(
+                "canary_min_cosine",
+                labels,
+                runs[0].min_cosine,
+                runs[0].id,
+                tuple(r.min_cosine for r in runs[:history]),
+            )
+        )
         out += _retrieval_drops(labels, runs)
     drift: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for run in repo.latest_drift_runs(s, limit_per_version=history):
@@ -82,26 +113,47 @@ def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timede
         labels = {"model": model, "model_version": version}
         latest = runs[0]
         evidence = {"examples": _examples(latest.explanation), "n_cur": latest.n_cur}
-        out.append(Signal("drift", labels, float(latest.verdict == "drift"), latest.id,
-                          tuple(float(r.verdict == "drift") for r in runs), evidence))
+        out.append(
+            Signal(
+                "drift",
+                labels,
+                float(latest.verdict == "drift"),
+                latest.id,
+                tuple(float(r.verdict == "drift") for r in runs),
+                evidence,
+            )
+        )
         for test, values in latest.tests.items():
             if values.get("p_value") is not None:
                 hist = tuple(r.tests.get(test, {}).get("p_value") for r in runs)
-                out.append(Signal("drift_p_value", {**labels, "test": test},
-                                  float(values["p_value"]), latest.id,
-                                  tuple(h for h in hist if h is not None)))
+                out.append(
+                    Signal(
+                        "drift_p_value",
+                        {**labels, "test": test},
+                        float(values["p_value"]),
+                        latest.id,
+                        tuple(h for h in hist if h is not None),
+                    )
+                )
         novelty = latest.tests.get("novelty", {}).get("statistic")
         if novelty is not None:
             hist = tuple(r.tests.get("novelty", {}).get("statistic") for r in runs)
-            out.append(Signal("novelty_rate", labels, float(novelty), latest.id,
-                              tuple(h for h in hist if h is not None), evidence))
+            out.append(
+                Signal(
+                    "novelty_rate",
+                    labels,
+                    float(novelty),
+                    latest.id,
+                    tuple(h for h in hist if h is not None),
+                    evidence,
+                )
+            )
     for job in ops.job_summaries(s):
         interval = job_intervals.get(job.job)
         if interval is None:
             continue
         labels = {"job": job.job}
-        out.append(Signal("job_failures", labels, float(job.consecutive_failures),
-                          job.last_run_id))
+        out.append(Signal("job_failures", labels, float(job.consecutive_failures), job.last_run_id))
         since = job.last_success_at or job.last_started_at
         if since is not None:
             stale = (now - since) / interval
@@ -109,15 +161,20 @@ def collect_signals(s: Session, history: int, job_intervals: Mapping[str, timede
     return out
 
 
-def alert_payload(t: Transition | AlertRecord, event: str, now: datetime, *,
-                  description: str = "", runbook_url: str = "",
-                  evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+def alert_payload(
+    t: Transition | AlertRecord,
+    event: str,
+    now: datetime,
+    *,
+    description: str = "",
+    runbook_url: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The generic JSON body (schema version ``PAYLOAD_VERSION``) of one notification."""
     existing = t.existing if isinstance(t, Transition) else t
     name = t.rule
     started = existing.started_at if existing else now
-    ev = evidence if evidence is not None else (
-        t.evidence if isinstance(t, Transition) else {})
+    ev = evidence if evidence is not None else (t.evidence if isinstance(t, Transition) else {})
     return {
         "version": PAYLOAD_VERSION,
         "event": event,
@@ -147,16 +204,32 @@ def sink_accepts(sink: SinkSettings, severity: str, labels: Mapping[str, str]) -
     return all(labels.get(k) == v for k, v in sink.match.items())
 
 
-def _queue(s: Session, alert_id: int, fingerprint: str, event: str, payload: dict[str, Any],
-           sink: SinkSettings, now: datetime) -> None:
-    key = hashlib.sha256(f"{fingerprint}|{event}|{now.isoformat()}|{sink.name}"
-                         .encode()).hexdigest()[:32]
-    ops.add_delivery(s, alert_id=alert_id, sink=sink.name, event=event,
-                     idempotency_key="msg_" + key, payload=payload, now=now)
+def _queue(
+    s: Session,
+    alert_id: int,
+    fingerprint: str,
+    event: str,
+    payload: dict[str, Any],
+    sink: SinkSettings,
+    now: datetime,
+) -> None:
+    key = hashlib.sha256(
+        f"{fingerprint}|{event}|{now.isoformat()}|{sink.name}".encode()
+    ).hexdigest()[:32]
+    ops.add_delivery(
+        s,
+        alert_id=alert_id,
+        sink=sink.name,
+        event=event,
+        idempotency_key="msg_" + key,
+        payload=payload,
+        now=now,
+    )
 
 
-def write_transitions(s: Session, transitions: Iterable[Transition],
-                      sinks: Iterable[SinkSettings], now: datetime) -> int:
+def write_transitions(
+    s: Session, transitions: Iterable[Transition], sinks: Iterable[SinkSettings], now: datetime
+) -> int:
     """Apply transitions to the alerts table and queue deliveries to matching sinks.
 
     A silenced alert changes state but queues nothing, and its last notification
@@ -166,11 +239,21 @@ def write_transitions(s: Session, transitions: Iterable[Transition],
     silences = ops.active_silences(s, now)
     n = 0
     for t in transitions:
-        values: dict[str, Any] = dict(state=t.state, streak=t.streak, value=t.value,
-                                      summary=t.summary, last_result_id=t.result_id)
+        values: dict[str, Any] = dict(
+            state=t.state,
+            streak=t.streak,
+            value=t.value,
+            summary=t.summary,
+            last_result_id=t.result_id,
+        )
         if t.existing is None:
-            values.update(rule=t.rule, fingerprint=t.fingerprint, labels=t.labels,
-                          severity=t.severity, started_at=now)
+            values.update(
+                rule=t.rule,
+                fingerprint=t.fingerprint,
+                labels=t.labels,
+                severity=t.severity,
+                started_at=now,
+            )
         if t.state == "firing" and (t.existing is None or t.existing.fired_at is None):
             values["fired_at"] = now
         if t.state in ("resolved", "dropped"):
@@ -190,8 +273,9 @@ def write_transitions(s: Session, transitions: Iterable[Transition],
     return n
 
 
-def queue_resends(s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta,
-                  now: datetime) -> int:
+def queue_resends(
+    s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta, now: datetime
+) -> int:
     """Re-queue firing alerts to sinks that want them repeated (``resend``).
 
     Alertmanager resolves an alert it has not heard of within its resolve_timeout
@@ -200,12 +284,18 @@ def queue_resends(s: Session, sinks: Iterable[SinkSettings], default_resend: tim
     from monitor.config import parse_duration
 
     silences = ops.active_silences(s, now)
-    firing = [a for a in ops.active_alerts(s) if a.state == "firing"
-              and not any(x.matches(a.labels) for x in silences)]
+    firing = [
+        a
+        for a in ops.active_alerts(s)
+        if a.state == "firing" and not any(x.matches(a.labels) for x in silences)
+    ]
     n = 0
     for sink in sinks:
-        every = parse_duration(sink.resend) if sink.resend else (
-            timedelta(minutes=1) if sink.kind == "alertmanager" else None)
+        every = (
+            parse_duration(sink.resend)
+            if sink.resend
+            else (timedelta(minutes=1) if sink.kind == "alertmanager" else None)
+        )
         if every is None or every >= default_resend or not firing:
             continue
         last = ops.last_delivery_times(s, sink.name)
@@ -214,7 +304,14 @@ def queue_resends(s: Session, sinks: Iterable[SinkSettings], default_resend: tim
                 continue
             if alert.id in last and now - last[alert.id] < every:
                 continue
-            _queue(s, alert.id, alert.fingerprint, "firing",
-                   alert_payload(alert, "firing", now), sink, now)
+            _queue(
+                s,
+                alert.id,
+                alert.fingerprint,
+                "firing",
+                alert_payload(alert, "firing", now),
+                sink,
+                now,
+            )
             n += 1
     return n

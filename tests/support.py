@@ -37,8 +37,10 @@ def fresh_postgres_schema(prefix: str = "t_") -> Iterator[str]:
 def postgres_schema_url() -> Iterator[str]:
     """Like :func:`fresh_postgres_schema`, skipping (as a missing service) without PostgreSQL."""
     if not POSTGRES_URL:
-        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
-                    "postgresql://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test)"
+        )
     with fresh_postgres_schema() as url:
         yield url
 

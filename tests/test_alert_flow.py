@@ -17,20 +17,28 @@ from monitor.storage.engine import Database
 
 
 def _drifted(tmp_path: Path, db: Database, clock: FixedClock, url: str) -> JobContext:
-    ctx = JobContext(settings=_settings(tmp_path, db.url, url), db=db, clock=clock,
-                     environ={"HOOK_SECRET": "k"})
+    ctx = JobContext(
+        settings=_settings(tmp_path, db.url, url), db=db, clock=clock, environ={"HOOK_SECRET": "k"}
+    )
     _hours(tmp_path / "q.jsonl", clock, 4, 0.0, seed=4)
     _hours(tmp_path / "q.jsonl", clock, 1, 0.5, seed=5)
     run_job(ctx, "sample")
     return ctx
 
 
-def test_silence_mutes_until_it_ends(tmp_path: Path, db: Database, clock: FixedClock,
-                                     receiver: Receiver) -> None:
+def test_silence_mutes_until_it_ends(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver
+) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
     with db.transaction() as s:
-        ops.add_silence(s, {"alertname": "Drift"}, clock.now(), clock.now() + timedelta(hours=1),
-                        "test", "deploying")
+        ops.add_silence(
+            s,
+            {"alertname": "Drift"},
+            clock.now(),
+            clock.now() + timedelta(hours=1),
+            "test",
+            "deploying",
+        )
     run_job(ctx, "drift")
     run_job(ctx, "deliver")
     assert receiver.requests == []
@@ -42,9 +50,9 @@ def test_silence_mutes_until_it_ends(tmp_path: Path, db: Database, clock: FixedC
     assert [b["alert"]["name"] for b in receiver.bodies()] == ["Drift"]  # type: ignore[index]
 
 
-def test_acknowledged_alert_is_not_renotified_but_resolves(tmp_path: Path, db: Database,
-                                                           clock: FixedClock,
-                                                           receiver: Receiver) -> None:
+def test_acknowledged_alert_is_not_renotified_but_resolves(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver
+) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
     run_job(ctx, "drift")
     run_job(ctx, "deliver")
@@ -64,7 +72,8 @@ def test_acknowledged_alert_is_not_renotified_but_resolves(tmp_path: Path, db: D
 
 
 def test_outage_and_restart_lose_nothing_and_send_nothing_twice(
-        tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver) -> None:
+    tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver
+) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
     receiver.server.stop()  # the receiver is down while the alert fires and resolves
     run_job(ctx, "drift")
@@ -81,8 +90,9 @@ def test_outage_and_restart_lose_nothing_and_send_nothing_twice(
     back.server.start()
     try:
         settings = _settings(tmp_path, db.url, back.url)
-        restarted = JobContext(settings=settings, db=Database(db.url), clock=clock,
-                               environ={"HOOK_SECRET": "k"})
+        restarted = JobContext(
+            settings=settings, db=Database(db.url), clock=clock, environ={"HOOK_SECRET": "k"}
+        )
         clock.advance(timedelta(hours=2))
         run_job(restarted, "deliver")
         run_job(restarted, "deliver")
@@ -95,16 +105,21 @@ def test_outage_and_restart_lose_nothing_and_send_nothing_twice(
     assert len(set(ids)) == 2, "each delivery once, each with its own idempotency key"
 
 
-def test_cli_silence_ack_list_and_test_sink(tmp_path: Path, db: Database, clock: FixedClock,
-                                            receiver: Receiver) -> None:
+def test_cli_silence_ack_list_and_test_sink(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver
+) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
     run_job(ctx, "drift")
     cfg = str(tmp_path / "d.toml")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "monitor", "alerts", *args, "-c", cfg],
-                              capture_output=True, text=True, timeout=60,
-                              env={"PATH": "/usr/bin:/bin", "HOOK_SECRET": "k"})
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", "alerts", *args, "-c", cfg],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin", "HOOK_SECRET": "k"},
+        )
 
     listed = cli("list")
     assert listed.returncode == 0 and "firing" in listed.stdout and "Drift" in listed.stdout

@@ -57,8 +57,10 @@ def test_noisy_endpoint_within_its_floor_is_noise_not_change(texts: list[str]) -
     repeats = [_embed(texts, variant="noisy") for _ in range(3)]
     floor = noise_floor(repeats)
     assert 0.99 < floor < 1.0
-    verdicts = {compare_to_baseline(repeats[0], _embed(texts, variant="noisy"),
-                                    floor=floor).verdict for _ in range(20)}
+    verdicts = {
+        compare_to_baseline(repeats[0], _embed(texts, variant="noisy"), floor=floor).verdict
+        for _ in range(20)
+    }
     assert verdicts == {"noise"}
     # yet a real change on the same noisy endpoint is still caught
     changed = compare_to_baseline(repeats[0], _embed(texts, variant="other"), floor=floor)

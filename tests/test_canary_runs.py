@@ -47,8 +47,9 @@ corpus_mean_tokens = 250
     return JobContext(settings=load_settings(tmp_path / "d.toml"), db=db, clock=clock)
 
 
-def test_canary_run_stores_retrieval_quality_per_prefix(tmp_path: Path, db: Database,
-                                                        clock: FixedClock) -> None:
+def test_canary_run_stores_retrieval_quality_per_prefix(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
     ctx = _ctx(tmp_path, db, clock)
     out = run_job(ctx, "canary", model="prod")
     assert out.status == "ok", out.message
@@ -66,8 +67,9 @@ def test_canary_run_stores_retrieval_quality_per_prefix(tmp_path: Path, db: Data
 
 
 @pytest.mark.parametrize("variant", ["rotated", "other"])
-def test_a_changed_model_breaks_a_stale_index(tmp_path: Path, db: Database, clock: FixedClock,
-                                              variant: str) -> None:
+def test_a_changed_model_breaks_a_stale_index(
+    tmp_path: Path, db: Database, clock: FixedClock, variant: str
+) -> None:
     ctx = _ctx(tmp_path, db, clock)
     run_job(ctx, "canary", model="prod")
     model = ctx.settings.model("prod")
@@ -80,8 +82,7 @@ def test_a_changed_model_breaks_a_stale_index(tmp_path: Path, db: Database, cloc
         assert first["ndcg@10"] == pytest.approx(d["retrieval"]["ndcg@10"])
 
 
-def test_rebaseline_records_who_and_why(tmp_path: Path, db: Database,
-                                        clock: FixedClock) -> None:
+def test_rebaseline_records_who_and_why(tmp_path: Path, db: Database, clock: FixedClock) -> None:
     ctx = _ctx(tmp_path, db, clock)
     run_job(ctx, "canary", model="prod")
     model = ctx.settings.model("prod")
@@ -96,8 +97,7 @@ def test_rebaseline_records_who_and_why(tmp_path: Path, db: Database,
         assert rows[-1].reason == "provider upgraded, index rebuilt"
 
 
-def test_migrate_check_between_two_models(tmp_path: Path, db: Database,
-                                          clock: FixedClock) -> None:
+def test_migrate_check_between_two_models(tmp_path: Path, db: Database, clock: FixedClock) -> None:
     ctx = _ctx(tmp_path, db, clock)
     same = migrate_check(ctx, "prod", "prod", "core")
     assert same["verdict"] == "ready" and abs(same["cka"] - 1.0) < 1e-9

@@ -20,11 +20,17 @@ from prometheus_client.parser import text_string_to_metric_families
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def driftmon(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, cwd=cwd,
-                          timeout=timeout)
+def driftmon(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -51,16 +57,23 @@ def quickstart(tmp_path: Path) -> Path:
     return cfg
 
 
-@pytest.mark.parametrize("body,needles", [
-    pytest.param("[database]\nurll = 'x'\n", ["database.urll", "unknown key"], id="unknown-key"),
-    pytest.param("[drift]\nalpha = 'high'\n", ["drift.alpha", "a number"], id="wrong-type"),
-    pytest.param("[sampling]\nwindow = '1 hour'\n", ["sampling.window", "duration"],
-                 id="bad-duration"),
-    pytest.param("[[models]]\nprovider = 'hash'\n", ["models[0].name", "required"],
-                 id="missing-required"),
-    pytest.param("[[models]]\nname='a'\nprovider='openai'\n", ["base_url"], id="cross-check"),
-    pytest.param("[server\n", ["not valid TOML"], id="bad-toml"),
-])
+@pytest.mark.parametrize(
+    "body,needles",
+    [
+        pytest.param(
+            "[database]\nurll = 'x'\n", ["database.urll", "unknown key"], id="unknown-key"
+        ),
+        pytest.param("[drift]\nalpha = 'high'\n", ["drift.alpha", "a number"], id="wrong-type"),
+        pytest.param(
+            "[sampling]\nwindow = '1 hour'\n", ["sampling.window", "duration"], id="bad-duration"
+        ),
+        pytest.param(
+            "[[models]]\nprovider = 'hash'\n", ["models[0].name", "required"], id="missing-required"
+        ),
+        pytest.param("[[models]]\nname='a'\nprovider='openai'\n", ["base_url"], id="cross-check"),
+        pytest.param("[server\n", ["not valid TOML"], id="bad-toml"),
+    ],
+)
 def test_config_mistakes_are_one_line(tmp_path: Path, body: str, needles: list[str]) -> None:
     f = tmp_path / "bad.toml"
     f.write_text(body)
@@ -73,12 +86,21 @@ def test_config_check_missing_file() -> None:
 
 def test_config_check_masks_secrets_and_applies_env(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
-    f.write_text("[database]\nurl = 'postgresql://app:hunter2@db.internal/drift'\n"
-                 "[[models]]\nname = 'prod'\nprovider = 'openai'\nbase_url = 'http://x'\n"
-                 "api_key_env = 'MY_KEY'\n")
-    proc = driftmon("config", "check", str(f), env={"MY_KEY": "sk-abc123",
-                                                    "DRIFTMON_DRIFT_ALPHA": "0.05",
-                                                    "DRIFTMON_MODELS_PROD_DIMENSIONS": "64"})
+    f.write_text(
+        "[database]\nurl = 'postgresql://app:hunter2@db.internal/drift'\n"
+        "[[models]]\nname = 'prod'\nprovider = 'openai'\nbase_url = 'http://x'\n"
+        "api_key_env = 'MY_KEY'\n"
+    )
+    proc = driftmon(
+        "config",
+        "check",
+        str(f),
+        env={
+            "MY_KEY": "sk-abc123",
+            "DRIFTMON_DRIFT_ALPHA": "0.05",
+            "DRIFTMON_MODELS_PROD_DIMENSIONS": "64",
+        },
+    )
     assert proc.returncode == 0, proc.stderr
     assert "hunter2" not in proc.stdout and "sk-abc123" not in proc.stdout
     data = json.loads(proc.stdout)
@@ -90,8 +112,10 @@ def test_config_check_masks_secrets_and_applies_env(tmp_path: Path) -> None:
 def test_unknown_env_key_is_named(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text("")
-    _one_line_error(driftmon("config", "check", str(f), env={"DRIFTMON_DRIFT_ALPHAA": "1"}),
-                    "DRIFTMON_DRIFT_ALPHAA")
+    _one_line_error(
+        driftmon("config", "check", str(f), env={"DRIFTMON_DRIFT_ALPHAA": "1"}),
+        "DRIFTMON_DRIFT_ALPHAA",
+    )
 
 
 def test_run_refuses_an_unmigrated_database(quickstart: Path) -> None:
@@ -99,9 +123,12 @@ def test_run_refuses_an_unmigrated_database(quickstart: Path) -> None:
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    proc = driftmon("db", "upgrade", env={
-        "DRIFTMON_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{_free_port()}/x"},
-        cwd=tmp_path)
+    proc = driftmon(
+        "db",
+        "upgrade",
+        env={"DRIFTMON_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{_free_port()}/x"},
+        cwd=tmp_path,
+    )
     _one_line_error(proc, "unreachable")
 
 
@@ -119,14 +146,19 @@ def test_run_once_reports_job_status(quickstart: Path) -> None:
 def test_daemon_serves_metrics_after_first_cycle_and_stops_on_sigterm(quickstart: Path) -> None:
     assert driftmon("db", "upgrade", "-c", str(quickstart)).returncode == 0
     port = re.search(r'listen = "127.0.0.1:(\d+)"', quickstart.read_text()).group(1)  # type: ignore[union-attr]
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "-c", str(quickstart),
-                             "--log-format", "json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(quickstart), "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         names: set[str] = set()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not {"driftmon_drift_detected",
-                                                   "driftmon_canary_min_cosine"} <= names:
+        while (
+            time.monotonic() < deadline
+            and not {"driftmon_drift_detected", "driftmon_canary_min_cosine"} <= names
+        ):
             try:
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
                 names = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
@@ -143,13 +175,21 @@ def test_daemon_serves_metrics_after_first_cycle_and_stops_on_sigterm(quickstart
     assert proc.returncode == 0, err
     logs = [json.loads(line) for line in err.splitlines()]
     assert any(rec.get("job") == "drift" for rec in logs)
-    assert not any("user0@example.com" in line or "office chair" in line
-                   for line in err.splitlines()), "query text or PII in logs"
+    assert not any(
+        "user0@example.com" in line or "office chair" in line for line in err.splitlines()
+    ), "query text or PII in logs"
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["run", "--help"], ["run-once", "--help"], ["demo", "--help"],
-                 ["db", "upgrade", "--help"], ["config", "check", "--help"],
-                 ["canary", "import", "--help"], ["alerts", "list", "--help"]):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["run-once", "--help"],
+        ["demo", "--help"],
+        ["db", "upgrade", "--help"],
+        ["config", "check", "--help"],
+        ["canary", "import", "--help"],
+        ["alerts", "list", "--help"],
+    ):
         proc = driftmon(*args)
         assert proc.returncode == 0 and "usage:" in proc.stdout, args

@@ -14,12 +14,15 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 def test_configuration_table_matches_the_code() -> None:
     block = README.split("<!-- config-reference:start -->\n")[1].split(
-        "<!-- config-reference:end -->")[0]
+        "<!-- config-reference:end -->"
+    )[0]
     expected = ["| key | type | default | meaning |", "|---|---|---|---|"] + [
         f"| `{key}` | {tp} | `{default}` | {help_text} |"
-        for key, tp, default, help_text in describe_settings()]
+        for key, tp, default, help_text in describe_settings()
+    ]
     assert block.strip().splitlines() == expected, (
-        "README configuration table is stale: paste the output of `driftmon config reference`")
+        "README configuration table is stale: paste the output of `driftmon config reference`"
+    )
 
 
 def test_every_setting_has_help_text() -> None:
@@ -46,6 +49,7 @@ def test_quickstart_has_exactly_the_two_commands() -> None:
     assert [b.strip() for b in blocks] == [
         "python3 -m venv .venv && . .venv/bin/activate && pip install . && driftmon demo",
         "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]' && "
-        "python -m pytest"]
+        "python -m pytest",
+    ]
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "pip install '.[test]' && python -m pytest" in ci

@@ -85,10 +85,12 @@ def _count(db: Database, table: type) -> int:
 
 
 def test_full_cycle_detects_drift_and_model_change_and_delivers(
-        tmp_path: Path, db: Database, clock: FixedClock, receiver) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, db: Database, clock: FixedClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     settings = _settings(tmp_path, db.url, receiver.url)
-    ctx = JobContext(settings=settings, db=db, clock=clock, replica="test",
-                     environ={"HOOK_SECRET": "s3cret"})
+    ctx = JobContext(
+        settings=settings, db=db, clock=clock, replica="test", environ={"HOOK_SECRET": "s3cret"}
+    )
     qfile = tmp_path / "q.jsonl"
     _hours(qfile, clock, 5, 0.0, seed=1)
     for job in ("sample", "canary", "drift", "alerts", "deliver"):
@@ -135,8 +137,9 @@ def test_full_cycle_detects_drift_and_model_change_and_delivers(
     assert run_job(ctx, "drift").details["m"]["verdict"] in ("drift", "no_drift")
 
 
-def test_drift_run_is_not_repeated_without_new_data(tmp_path: Path, db: Database,
-                                                    clock: FixedClock, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_drift_run_is_not_repeated_without_new_data(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     ctx = JobContext(settings=_settings(tmp_path, db.url, receiver.url), db=db, clock=clock)
     _hours(tmp_path / "q.jsonl", clock, 3, 0.0, seed=3)
     run_job(ctx, "sample")
@@ -146,8 +149,9 @@ def test_drift_run_is_not_repeated_without_new_data(tmp_path: Path, db: Database
     assert _count(db, DriftRun) == 1
 
 
-def test_a_failing_provider_leaves_no_partial_rows(tmp_path: Path, db: Database,
-                                                   clock: FixedClock, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_provider_leaves_no_partial_rows(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     ctx = JobContext(settings=_settings(tmp_path, db.url, receiver.url), db=db, clock=clock)
     assert run_job(ctx, "canary").status == "ok"  # baseline and first run
 
@@ -174,8 +178,9 @@ def test_a_failing_provider_leaves_no_partial_rows(tmp_path: Path, db: Database,
         assert last is not None and (last.status, last.error) == ("failed", outcome.message)
 
 
-def test_insufficient_data_is_stored_not_alarmed(tmp_path: Path, db: Database,
-                                                 clock: FixedClock, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_insufficient_data_is_stored_not_alarmed(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     ctx = JobContext(settings=_settings(tmp_path, db.url, receiver.url), db=db, clock=clock)
     rng = np.random.default_rng(0)
     write_queries(tmp_path / "q.jsonl", queries(20, rng), clock.now(), HOUR)
@@ -189,11 +194,16 @@ def test_insufficient_data_is_stored_not_alarmed(tmp_path: Path, db: Database,
     assert receiver.requests == []
 
 
-def test_outbox_survives_a_receiver_outage(tmp_path: Path, db: Database, clock: FixedClock,
-                                           receiver) -> None:  # type: ignore[no-untyped-def]
+def test_outbox_survives_a_receiver_outage(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     """At-least-once: a 503 and a refused connection are retried; the id never changes."""
-    ctx = JobContext(settings=_settings(tmp_path, db.url, receiver.url), db=db, clock=clock,
-                     environ={"HOOK_SECRET": "k"})
+    ctx = JobContext(
+        settings=_settings(tmp_path, db.url, receiver.url),
+        db=db,
+        clock=clock,
+        environ={"HOOK_SECRET": "k"},
+    )
     _hours(tmp_path / "q.jsonl", clock, 4, 0.0, seed=4)
     _hours(tmp_path / "q.jsonl", clock, 1, 0.5, seed=5)
     run_job(ctx, "sample")
@@ -208,13 +218,19 @@ def test_outbox_survives_a_receiver_outage(tmp_path: Path, db: Database, clock: 
     assert run_job(ctx, "deliver").items == 0, "delivered once"
 
 
-@pytest.mark.parametrize("status,dead", [pytest.param(404, True, id="4xx-is-final"),
-                                         pytest.param(500, False, id="5xx-retries")])
-def test_client_errors_are_dead_server_errors_retry(tmp_path: Path, db: Database,
-                                                    clock: FixedClock, receiver, status: int,
-                                                    dead: bool) -> None:  # type: ignore[no-untyped-def]
-    ctx = JobContext(settings=_settings(tmp_path, db.url, receiver.url), db=db, clock=clock,
-                     environ={"HOOK_SECRET": "k"})
+@pytest.mark.parametrize(
+    "status,dead",
+    [pytest.param(404, True, id="4xx-is-final"), pytest.param(500, False, id="5xx-retries")],
+)
+def test_client_errors_are_dead_server_errors_retry(
+    tmp_path: Path, db: Database, clock: FixedClock, receiver, status: int, dead: bool
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = JobContext(
+        settings=_settings(tmp_path, db.url, receiver.url),
+        db=db,
+        clock=clock,
+        environ={"HOOK_SECRET": "k"},
+    )
     _hours(tmp_path / "q.jsonl", clock, 4, 0.0, seed=4)
     _hours(tmp_path / "q.jsonl", clock, 1, 0.5, seed=5)
     run_job(ctx, "sample")
@@ -223,10 +239,12 @@ def test_client_errors_are_dead_server_errors_retry(tmp_path: Path, db: Database
     assert run_job(ctx, "deliver").details["dead"] == int(dead)
 
 
-def test_a_missing_query_file_fails_the_job_with_its_name(tmp_path: Path, db: Database,
-                                                          clock: FixedClock) -> None:
-    ctx = JobContext(settings=_settings(tmp_path, db.url, "http://127.0.0.1:9/x"), db=db,
-                     clock=clock)
+def test_a_missing_query_file_fails_the_job_with_its_name(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
+    ctx = JobContext(
+        settings=_settings(tmp_path, db.url, "http://127.0.0.1:9/x"), db=db, clock=clock
+    )
     out = run_job(ctx, "sample")
     assert out.status == "failed"
     assert out.message == f"source 'log': no file matches {tmp_path / 'q.jsonl'}"

@@ -19,11 +19,25 @@ from monitor.metrics import CATALOGUE, build_registry, render
 T = datetime(2026, 3, 2, tzinfo=UTC)
 SNAP = Snapshot(
     model_versions=(ModelVersionInfo("prod", "v1", "hash", "h", 256, "abcd"),),
-    drift_runs=(DriftRunRecord(1, "prod", "v1", T, T, "drift", 900, 150, {
-        "mmd": {"statistic": 0.02, "p_value": 0.001, "threshold": None, "effect": 0.5},
-        "novelty": {"statistic": 0.12, "p_value": 1e-9, "threshold": 0.01, "effect": None}}),),
-    canary_runs=(CanaryRunRecord(2, "prod", "v1", "core", T, "changed", -0.2, 0.1, -0.1, 1.0,
-                                 1.0, 0.999),),
+    drift_runs=(
+        DriftRunRecord(
+            1,
+            "prod",
+            "v1",
+            T,
+            T,
+            "drift",
+            900,
+            150,
+            {
+                "mmd": {"statistic": 0.02, "p_value": 0.001, "threshold": None, "effect": 0.5},
+                "novelty": {"statistic": 0.12, "p_value": 1e-9, "threshold": 0.01, "effect": None},
+            },
+        ),
+    ),
+    canary_runs=(
+        CanaryRunRecord(2, "prod", "v1", "core", T, "changed", -0.2, 0.1, -0.1, 1.0, 1.0, 0.999),
+    ),
     jobs=(JobRecord("drift", "ok", T, T, 1.5, 2),),
     alerts=(AlertRecord(1, "Drift", "f", {}, "warning", "firing", 2, 1.0, "s", T, T, None, T, 1),),
     deliveries=(("hook", "delivered", 3), ("hook", "pending", 1)),
@@ -33,8 +47,11 @@ SNAP = Snapshot(
 
 def _samples(snapshot: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = render(build_registry(lambda: snapshot)).decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 def test_values_come_from_the_snapshot() -> None:
@@ -51,16 +68,46 @@ def test_values_come_from_the_snapshot() -> None:
     delivered = (("outcome", "delivered"), ("sink", "hook"))
     assert got[("driftmon_alert_deliveries_total", delivered)] == 3
     assert got[("driftmon_alert_deliveries_pending", (("sink", "hook"),))] == 1
-    assert got[("driftmon_source_records_total",
-                (("outcome", "rejected_malformed_json"), ("source", "log")))] == 2
-    assert got[("driftmon_alerts_active", (("alertname", "Drift"), ("severity", "warning"),
-                                           ("state", "firing")))] == 1
+    assert (
+        got[
+            (
+                "driftmon_source_records_total",
+                (("outcome", "rejected_malformed_json"), ("source", "log")),
+            )
+        ]
+        == 2
+    )
+    assert (
+        got[
+            (
+                "driftmon_alerts_active",
+                (("alertname", "Drift"), ("severity", "warning"), ("state", "firing")),
+            )
+        ]
+        == 1
+    )
 
 
 def test_every_emitted_name_is_in_the_catalogue_with_bounded_labels() -> None:
-    allowed = {"model", "model_version", "canary_set", "test", "job", "source", "sink",
-               "alertname", "severity", "state", "outcome", "side", "version", "provider",
-               "model_id", "dimensions", "fingerprint"}
+    allowed = {
+        "model",
+        "model_version",
+        "canary_set",
+        "test",
+        "job",
+        "source",
+        "sink",
+        "alertname",
+        "severity",
+        "state",
+        "outcome",
+        "side",
+        "version",
+        "provider",
+        "model_id",
+        "dimensions",
+        "fingerprint",
+    }
     text = render(build_registry(lambda: SNAP)).decode()
     for fam in text_string_to_metric_families(text):
         name = fam.name + ("_total" if fam.type == "counter" else "")
@@ -92,8 +139,12 @@ def test_provider_meter_counts_embedding_calls(tmp_path, clock) -> None:  # type
 
     registry = CollectorRegistry()
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
-    ctx = JobContext(settings=Settings(models=[ModelSettings(name="m")]), db=db, clock=clock,
-                     meter=ProviderMeter(registry))
+    ctx = JobContext(
+        settings=Settings(models=[ModelSettings(name="m")]),
+        db=db,
+        clock=clock,
+        meter=ProviderMeter(registry),
+    )
     try:
         ctx.embed(ctx.settings.models[0], ["one query", "another query"], "query")
         ctx.embed(ctx.settings.models[0], ["third"], "document")

@@ -15,25 +15,33 @@ def _source(path: Path, clock: FixedClock, **kw: str) -> JsonlSource:
     return JsonlSource(SourceSettings(name="s", path=str(path), **kw), clock)
 
 
-def test_reads_only_complete_new_lines_and_counts_bad_ones(tmp_path: Path,
-                                                           clock: FixedClock) -> None:
+def test_reads_only_complete_new_lines_and_counts_bad_ones(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     f = tmp_path / "q.jsonl"
-    f.write_bytes(b'{"query": "a", "ts": "2026-03-02T10:00:00Z"}\n'
-                  b"not json\n"
-                  b'{"query": ""}\n'
-                  b'\xff\xfe\n'
-                  b'[1, 2]\n'
-                  b'{"query": "b", "ts": "yesterday"}\n'
-                  b'{"query": "c", "ts": 1772445600}\n'
-                  b'{"query": "partial"')
+    f.write_bytes(
+        b'{"query": "a", "ts": "2026-03-02T10:00:00Z"}\n'
+        b"not json\n"
+        b'{"query": ""}\n'
+        b"\xff\xfe\n"
+        b"[1, 2]\n"
+        b'{"query": "b", "ts": "yesterday"}\n'
+        b'{"query": "c", "ts": 1772445600}\n'
+        b'{"query": "partial"'
+    )
     src = _source(f, clock)
     batch = src.read({})
     assert [r.text for r in batch.records] == ["a", "c"]
     assert batch.records[1].event_time == datetime.fromtimestamp(1772445600, UTC)
-    assert batch.counts == {"read": 7, "rejected_malformed_json": 1, "rejected_missing_text": 1,
-                            "rejected_not_utf8": 1, "rejected_not_an_object": 1,
-                            "rejected_bad_time": 1}
-    (inode, offset), = batch.positions.values()
+    assert batch.counts == {
+        "read": 7,
+        "rejected_malformed_json": 1,
+        "rejected_missing_text": 1,
+        "rejected_not_utf8": 1,
+        "rejected_not_an_object": 1,
+        "rejected_bad_time": 1,
+    }
+    ((inode, offset),) = batch.positions.values()
     with f.open("ab") as fh:
         fh.write(b', "ts": "2026-03-02T11:00:00Z"}\n')
     again = src.read({str(f): (inode, offset)})

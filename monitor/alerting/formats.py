@@ -25,11 +25,17 @@ def _slack(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     alert = payload["alert"]
     labels = alert.get("labels", {})
     resolved = payload["event"] == "resolved"
-    icon = ":white_check_mark:" if resolved else (
-        ":rotating_light:" if alert["severity"] == "critical" else ":warning:")
+    icon = (
+        ":white_check_mark:"
+        if resolved
+        else (":rotating_light:" if alert["severity"] == "critical" else ":warning:")
+    )
     head = f"{icon} {'RESOLVED' if resolved else alert['severity'].upper()}: {alert['summary']}"
-    fields = [f"*{k}*: `{v}`" for k, v in sorted(labels.items())
-              if k in ("model", "model_version", "canary_set", "test", "job")]
+    fields = [
+        f"*{k}*: `{v}`"
+        for k, v in sorted(labels.items())
+        if k in ("model", "model_version", "canary_set", "test", "job")
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{head}*"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "  ".join(fields) or " "}},
@@ -41,11 +47,19 @@ def _slack(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     if examples:
         evidence.append("example queries: " + "; ".join(f"`{e}`" for e in examples[:5]))
     if evidence:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": "\n".join(evidence)[:2900]}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "\n".join(evidence)[:2900]}],
+            }
+        )
     if alert.get("runbook_url"):
-        blocks.append({"type": "section", "text": {
-            "type": "mrkdwn", "text": f"<{alert['runbook_url']}|Runbook>"}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<{alert['runbook_url']}|Runbook>"},
+            }
+        )
     return url, {"text": head, "blocks": blocks}
 
 
@@ -73,8 +87,11 @@ def _alertmanager(payload: dict[str, Any], url: str, _secret: str) -> tuple[str,
 def _pagerduty(payload: dict[str, Any], url: str, secret: str) -> tuple[str, Any]:
     alert = payload["alert"]
     action = "resolve" if payload["event"] == "resolved" else "trigger"
-    body: dict[str, Any] = {"routing_key": secret, "event_action": action,
-                            "dedup_key": f"driftmon:{alert['fingerprint']}"}
+    body: dict[str, Any] = {
+        "routing_key": secret,
+        "event_action": action,
+        "dedup_key": f"driftmon:{alert['fingerprint']}",
+    }
     if action == "trigger":
         labels = alert.get("labels", {})
         body["payload"] = {
@@ -85,8 +102,11 @@ def _pagerduty(payload: dict[str, Any], url: str, secret: str) -> tuple[str, Any
             "component": labels.get("model_version", labels.get("job", "")),
             "group": labels.get("model", ""),
             "class": alert["name"],
-            "custom_details": {"labels": labels, "value": alert.get("value"),
-                               "description": alert.get("description", "")},
+            "custom_details": {
+                "labels": labels,
+                "value": alert.get("value"),
+                "description": alert.get("description", ""),
+            },
         }
         if alert.get("runbook_url"):
             body["links"] = [{"href": alert["runbook_url"], "text": "Runbook"}]

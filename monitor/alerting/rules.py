@@ -26,8 +26,12 @@ from monitor.domain import AlertRecord, Signal
 __all__ = ["Transition", "evaluate", "fingerprint"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -69,8 +73,15 @@ def _streak(rule: RuleSettings, history: Iterable[float]) -> int:
 
 
 def _render(template: str, rule: RuleSettings, signal: Signal) -> str:
-    fields = {"model": "", "model_version": "", "canary_set": "", "test": "", "job": "",
-              **signal.labels, "value": signal.value}
+    fields = {
+        "model": "",
+        "model_version": "",
+        "canary_set": "",
+        "test": "",
+        "job": "",
+        **signal.labels,
+        "value": signal.value,
+    }
     try:
         return template.format(**fields)
     except (KeyError, IndexError, ValueError):
@@ -78,8 +89,9 @@ def _render(template: str, rule: RuleSettings, signal: Signal) -> str:
 
 
 def _summary(rule: RuleSettings, signal: Signal) -> str:
-    return _render(rule.summary or f"{rule.name} on {{model}} ({{model_version}}): "
-                   "{value:.4g}", rule, signal)
+    return _render(
+        rule.summary or f"{rule.name} on {{model}} ({{model_version}}): {{value:.4g}}", rule, signal
+    )
 
 
 def _matches(rule: RuleSettings, sig: Signal) -> bool:
@@ -90,9 +102,13 @@ def _matches(rule: RuleSettings, sig: Signal) -> bool:
     return not rule.model or sig.labels.get("model") == rule.model
 
 
-def evaluate(rules: Iterable[RuleSettings], signals: Iterable[Signal],
-             active: Iterable[AlertRecord], now: datetime,
-             renotify: timedelta) -> list[Transition]:
+def evaluate(
+    rules: Iterable[RuleSettings],
+    signals: Iterable[Signal],
+    active: Iterable[AlertRecord],
+    now: datetime,
+    renotify: timedelta,
+) -> list[Transition]:
     """Transitions for every rule over the signals it reads.
 
     ``active`` are the pending and firing alerts. An alert whose signal disappeared
@@ -106,42 +122,69 @@ def evaluate(rules: Iterable[RuleSettings], signals: Iterable[Signal],
         for sig in signal_list:
             if not _matches(rule, sig):
                 continue
-            labels = {**sig.labels, **rule.labels, "alertname": rule.name,
-                      "severity": rule.severity}
+            labels = {
+                **sig.labels,
+                **rule.labels,
+                "alertname": rule.name,
+                "severity": rule.severity,
+            }
             fp = fingerprint(rule.name, sig.labels)
             seen.add(fp)
             existing = by_fp.get(fp)
             streak = _streak(rule, sig.history or (sig.value,))
-            common = dict(rule=rule.name, fingerprint=fp, labels=labels, severity=rule.severity,
-                          streak=streak, value=sig.value, summary=_summary(rule, sig),
-                          result_id=sig.result_id, existing=existing,
-                          description=_render(rule.description, rule, sig)
-                          if rule.description else "", runbook_url=rule.runbook_url,
-                          evidence=sig.evidence)
+            common = dict(
+                rule=rule.name,
+                fingerprint=fp,
+                labels=labels,
+                severity=rule.severity,
+                streak=streak,
+                value=sig.value,
+                summary=_summary(rule, sig),
+                result_id=sig.result_id,
+                existing=existing,
+                description=_render(rule.description, rule, sig) if rule.description else "",
+                runbook_url=rule.runbook_url,
+                evidence=sig.evidence,
+            )
             if streak >= max(rule.for_runs, 1):
                 if existing is None or existing.state == "pending":
                     out.append(Transition(state="firing", notify="firing", **common))
                 else:
                     last = existing.last_notified_at
-                    due = last is None or (now - last >= renotify
-                                           and existing.acknowledged_at is None)
+                    due = last is None or (
+                        now - last >= renotify and existing.acknowledged_at is None
+                    )
                     changed = existing.last_result_id != sig.result_id
                     if due or changed:
-                        out.append(Transition(state="firing", notify="firing" if due else None,
-                                              **common))
+                        out.append(
+                            Transition(state="firing", notify="firing" if due else None, **common)
+                        )
             elif streak > 0:
                 if existing is None or existing.streak != streak:
                     out.append(Transition(state="pending", notify=None, **common))
             elif existing is not None:
                 state = "resolved" if existing.state == "firing" else "dropped"
-                out.append(Transition(state=state, notify="resolved" if state == "resolved"
-                                      else None, **common))
+                out.append(
+                    Transition(
+                        state=state, notify="resolved" if state == "resolved" else None, **common
+                    )
+                )
     for fp, alert in by_fp.items():
         if fp not in seen:
             state = "resolved" if alert.state == "firing" else "dropped"
-            out.append(Transition(
-                rule=alert.rule, fingerprint=fp, labels=alert.labels, severity=alert.severity,
-                state=state, streak=0, value=alert.value or 0.0, summary=alert.summary,
-                result_id=alert.last_result_id or 0, existing=alert,
-                notify="resolved" if state == "resolved" else None))
+            out.append(
+                Transition(
+                    rule=alert.rule,
+                    fingerprint=fp,
+                    labels=alert.labels,
+                    severity=alert.severity,
+                    state=state,
+                    streak=0,
+                    value=alert.value or 0.0,
+                    summary=alert.summary,
+                    result_id=alert.last_result_id or 0,
+                    existing=alert,
+                    notify="resolved" if state == "resolved" else None,
+                )
+            )
     return out

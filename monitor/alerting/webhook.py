@@ -33,7 +33,7 @@ TOLERANCE_SECONDS = 300
 
 def _key(secret: str) -> bytes:
     if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_"):])
+        return base64.b64decode(secret[len("whsec_") :])
     return secret.encode()
 
 
@@ -42,8 +42,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac.digest()).decode()
 
 
-def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, now: float,
-                     tolerance: int = TOLERANCE_SECONDS) -> bool:
+def verify_signature(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> bool:
     """True when ``body`` was signed with ``secret`` within ``tolerance`` seconds of ``now``."""
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id = lower.get("webhook-id", "")
@@ -54,8 +59,10 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, now: 
     if not msg_id or abs(now - ts) > tolerance:
         return False
     expected = sign(secret, msg_id, ts, body)
-    return any(hmac.compare_digest(expected, candidate)
-               for candidate in lower.get("webhook-signature", "").split())
+    return any(
+        hmac.compare_digest(expected, candidate)
+        for candidate in lower.get("webhook-signature", "").split()
+    )
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -76,23 +83,37 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 class WebhookSender:
     """Posts signed JSON to a URL; raises AlertDeliveryError on anything but 2xx."""
 
-    def __init__(self, client: httpx.Client | None = None,
-                 wallclock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: httpx.Client | None = None, wallclock: Callable[[], float] = time.time
+    ) -> None:
         self._client = client or httpx.Client()
         self._own = client is None
         self._wallclock = wallclock  # the signature's timestamp is real time, always
 
-    def send(self, url: str, payload: Any, *, msg_id: str, secret: str | None,
-             now: datetime, timeout: float) -> int:
+    def send(
+        self,
+        url: str,
+        payload: Any,
+        *,
+        msg_id: str,
+        secret: str | None,
+        now: datetime,
+        timeout: float,
+    ) -> int:
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
         ts = int(self._wallclock())
-        headers = {"content-type": "application/json", "webhook-id": msg_id,
-                   "webhook-timestamp": str(ts), "user-agent": "driftmon"}
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "user-agent": "driftmon",
+        }
         if secret:
             headers["webhook-signature"] = sign(secret, msg_id, ts, body)
         try:
-            resp = self._client.post(url, content=body, headers=headers,
-                                     timeout=httpx.Timeout(timeout))
+            resp = self._client.post(
+                url, content=body, headers=headers, timeout=httpx.Timeout(timeout)
+            )
         except httpx.TimeoutException:
             raise AlertDeliveryError("timed out") from None
         except httpx.HTTPError as exc:
@@ -100,8 +121,9 @@ class WebhookSender:
         if 200 <= resp.status_code < 300:
             return resp.status_code
         retry = parse_retry_after(resp.headers.get("retry-after"), now)
-        raise AlertDeliveryError(f"HTTP {resp.status_code}", retry_after=retry,
-                                 status_code=resp.status_code)
+        raise AlertDeliveryError(
+            f"HTTP {resp.status_code}", retry_after=retry, status_code=resp.status_code
+        )
 
     def close(self) -> None:
         if self._own:

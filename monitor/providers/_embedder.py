@@ -72,22 +72,37 @@ class HTTPEmbedder(ABC):
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         if not self.base_url:
-            raise ConfigError(f"models.{settings.name}.base_url: required for provider "
-                              f"{settings.provider!r}")
-        self._key = (resolve_secret(settings.api_key_env, f"models.{settings.name}.api_key_env",
-                                    rt.environ) if settings.api_key_env else "")
+            raise ConfigError(
+                f"models.{settings.name}.base_url: required for provider {settings.provider!r}"
+            )
+        self._key = (
+            resolve_secret(settings.api_key_env, f"models.{settings.name}.api_key_env", rt.environ)
+            if settings.api_key_env
+            else ""
+        )
         total = parse_duration(settings.timeout).total_seconds()
         connect = parse_duration(settings.connect_timeout).total_seconds()
         self._timeout = httpx.Timeout(total, connect=min(total, connect))
         self._transport = rt.transport
         self._breaker = CircuitBreaker(
-            settings.breaker_threshold, parse_duration(settings.breaker_reset).total_seconds(),
-            rt.monotonic)
-        self._limiter = RateLimiter(settings.requests_per_second, settings.tokens_per_minute,
-                                    rt.monotonic, rt.sleep)
-        self._sender = Sender(settings.name, settings.provider, RetryPolicy.from_settings(settings),
-                              self._breaker, self._limiter, rt.sleep, rt.clock, rt.rng,
-                              (self._key,) if self._key else ())
+            settings.breaker_threshold,
+            parse_duration(settings.breaker_reset).total_seconds(),
+            rt.monotonic,
+        )
+        self._limiter = RateLimiter(
+            settings.requests_per_second, settings.tokens_per_minute, rt.monotonic, rt.sleep
+        )
+        self._sender = Sender(
+            settings.name,
+            settings.provider,
+            RetryPolicy.from_settings(settings),
+            self._breaker,
+            self._limiter,
+            rt.sleep,
+            rt.clock,
+            rt.rng,
+            (self._key,) if self._key else (),
+        )
         self._runner = LoopThread(f"driftmon-{settings.name}")
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -96,8 +111,9 @@ class HTTPEmbedder(ABC):
 
     def __repr__(self) -> str:
         s = self.settings
-        return (f"{type(self).__name__}(name={s.name!r}, model={s.model!r}, "
-                f"base_url={self.base_url!r})")
+        return (
+            f"{type(self).__name__}(name={s.name!r}, model={s.model!r}, base_url={self.base_url!r})"
+        )
 
     @property
     def dimension(self) -> int:
@@ -150,13 +166,20 @@ class HTTPEmbedder(ABC):
         s = self.settings
         client = self._client_here()
         prefix = s.query_prefix if kind == "query" else s.document_prefix
-        prep = prepare_texts(texts, prefix, max_tokens=s.max_input_tokens, rule=s.truncate,
-                             chars_per_token=s.chars_per_token)
+        prep = prepare_texts(
+            texts,
+            prefix,
+            max_tokens=s.max_input_tokens,
+            rule=s.truncate,
+            chars_per_token=s.chars_per_token,
+        )
         stats = CallStats()
         identity = await self._probe(client) if prep.texts else {}
         items, budget = self.limits()
-        tasks = [asyncio.ensure_future(self._batch(client, prep, list(b), kind, stats))
-                 for b in plan_batches(prep.tokens, items, budget)]
+        tasks = [
+            asyncio.ensure_future(self._batch(client, prep, list(b), kind, stats))
+            for b in plan_batches(prep.tokens, items, budget)
+        ]
         try:
             outcomes = await asyncio.gather(*tasks)
         except Fatal as exc:
@@ -196,15 +219,20 @@ class HTTPEmbedder(ABC):
         if self._client is None:
             n = self.settings.max_concurrency
             self._client = httpx.AsyncClient(
-                timeout=self._timeout, transport=self._transport, follow_redirects=False,
+                timeout=self._timeout,
+                transport=self._transport,
+                follow_redirects=False,
                 verify=_ssl_context(),
                 limits=httpx.Limits(max_connections=n + 2, max_keepalive_connections=n + 2),
-                headers={"User-Agent": f"driftmon/{__version__}"})
+                headers={"User-Agent": f"driftmon/{__version__}"},
+            )
             self._client_loop = loop
             self._semaphore = asyncio.Semaphore(n)
         elif self._client_loop is not loop:
-            raise RuntimeError("a provider serves one event loop: use embed() from threads, "
-                               "or aembed() from a single loop")
+            raise RuntimeError(
+                "a provider serves one event loop: use embed() from threads, "
+                "or aembed() from a single loop"
+            )
         return self._client
 
     @staticmethod
@@ -219,12 +247,19 @@ class HTTPEmbedder(ABC):
         try:
             return await self.probe(client)
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.debug("model %s: identity probe failed (%s)", self.settings.name,
-                      type(exc).__name__)
+            log.debug(
+                "model %s: identity probe failed (%s)", self.settings.name, type(exc).__name__
+            )
             return {}
 
-    async def _batch(self, client: httpx.AsyncClient, prep: Prepared, positions: list[int],
-                     kind: Kind, stats: CallStats) -> list[_Piece]:
+    async def _batch(
+        self,
+        client: httpx.AsyncClient,
+        prep: Prepared,
+        positions: list[int],
+        kind: Kind,
+        stats: CallStats,
+    ) -> list[_Piece]:
         assert self._semaphore is not None
         texts = [prep.texts[p] for p in positions]
         tokens = sum(prep.tokens[p] for p in positions)
@@ -237,17 +272,23 @@ class HTTPEmbedder(ABC):
             except ProviderError as exc:
                 return [_Piece(positions, error=exc)]
         half = len(positions) // 2
-        log.info("model %s: HTTP 413 for %d inputs; splitting the batch", self.settings.name,
-                 len(positions))
+        log.info(
+            "model %s: HTTP 413 for %d inputs; splitting the batch",
+            self.settings.name,
+            len(positions),
+        )
         left, right = await asyncio.gather(
             self._batch(client, prep, positions[:half], kind, stats),
-            self._batch(client, prep, positions[half:], kind, stats))
+            self._batch(client, prep, positions[half:], kind, stats),
+        )
         return left + right
 
-    async def _request(self, client: httpx.AsyncClient, texts: list[str], kind: Kind,
-                       tokens: int, stats: CallStats) -> tuple[Parsed, np.ndarray]:
-        request = client.build_request("POST", self.url(), json=self.body(texts, kind),
-                                       headers=self.headers())
+    async def _request(
+        self, client: httpx.AsyncClient, texts: list[str], kind: Kind, tokens: int, stats: CallStats
+    ) -> tuple[Parsed, np.ndarray]:
+        request = client.build_request(
+            "POST", self.url(), json=self.body(texts, kind), headers=self.headers()
+        )
 
         def parse(response: httpx.Response, payload: Any) -> tuple[Parsed, np.ndarray]:
             parsed = self.parse(response, payload, len(texts))
@@ -257,11 +298,19 @@ class HTTPEmbedder(ABC):
             return parsed, matrix
 
         result: tuple[Parsed, np.ndarray] = await self._sender.send(
-            client, request, texts, tokens, stats, parse)
+            client, request, texts, tokens, stats, parse
+        )
         return result
 
-    def _assemble(self, n: int, prep: Prepared, pieces: list[_Piece], probed: dict[str, str],
-                  stats: CallStats, started: float) -> EmbeddingResult:
+    def _assemble(
+        self,
+        n: int,
+        prep: Prepared,
+        pieces: list[_Piece],
+        probed: dict[str, str],
+        stats: CallStats,
+        started: float,
+    ) -> EmbeddingResult:
         s = self.settings
         vectors = np.zeros((n, self.dimension), dtype=np.float32)
         failed = set(prep.skipped) | set(prep.empty)
@@ -276,29 +325,52 @@ class HTTPEmbedder(ABC):
                     errors.append(piece.error)
                 continue
             vectors[rows] = piece.matrix
-            tokens += (piece.tokens if piece.tokens is not None
-                       else sum(prep.tokens[p] for p in piece.positions))
+            tokens += (
+                piece.tokens
+                if piece.tokens is not None
+                else sum(prep.tokens[p] for p in piece.positions)
+            )
             for key, value in piece.identity.items():
                 if value not in seen.setdefault(key, []):
                     seen[key].append(value)
         if n and len(failed) == n and errors:
             self._raise_all_failed(errors)
         if errors:
-            log.warning("model %s: %d of %d texts failed; first error: %s", s.name,
-                        len(failed), n, errors[0])
+            log.warning(
+                "model %s: %d of %d texts failed; first error: %s",
+                s.name,
+                len(failed),
+                n,
+                errors[0],
+            )
         if prep.skipped or prep.empty:
-            log.warning("model %s: %d empty and %d over-long texts were not sent", s.name,
-                        len(prep.empty), len(prep.skipped))
+            log.warning(
+                "model %s: %d empty and %d over-long texts were not sent",
+                s.name,
+                len(prep.empty),
+                len(prep.skipped),
+            )
         zero = finish(vectors, failed, s.normalize)
         if zero:
             log.warning("model %s: the endpoint returned %d all-zero vectors", s.name, len(zero))
         identity = {k: " | ".join(v) for k, v in seen.items()}
         self._note_identity(identity)
-        usage = Usage(input_tokens=tokens, requests=stats.requests, retries=stats.retries,
-                      errors=stats.errors, latency_seconds=time.perf_counter() - started,
-                      cost=tokens * s.price_per_million_tokens / 1e6, truncated=prep.truncated)
-        return EmbeddingResult(vectors=vectors, usage=usage, failed=frozenset(failed),
-                               identity=identity, zero_rows=zero)
+        usage = Usage(
+            input_tokens=tokens,
+            requests=stats.requests,
+            retries=stats.retries,
+            errors=stats.errors,
+            latency_seconds=time.perf_counter() - started,
+            cost=tokens * s.price_per_million_tokens / 1e6,
+            truncated=prep.truncated,
+        )
+        return EmbeddingResult(
+            vectors=vectors,
+            usage=usage,
+            failed=frozenset(failed),
+            identity=identity,
+            zero_rows=zero,
+        )
 
     def _raise_all_failed(self, errors: list[ProviderError]) -> None:
         if self._breaker.state != "closed":
@@ -308,10 +380,15 @@ class HTTPEmbedder(ABC):
         raise errors[0]
 
     def _note_identity(self, identity: dict[str, str]) -> None:
-        changed = {k: (self._last_identity[k], v) for k, v in identity.items()
-                   if k in self._last_identity and self._last_identity[k] != v}
+        changed = {
+            k: (self._last_identity[k], v)
+            for k, v in identity.items()
+            if k in self._last_identity and self._last_identity[k] != v
+        }
         if changed:
-            log.warning("model %s: the endpoint now reports a different identity: %s",
-                        self.settings.name,
-                        ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items())))
+            log.warning(
+                "model %s: the endpoint now reports a different identity: %s",
+                self.settings.name,
+                ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items())),
+            )
         self._last_identity.update(identity)

@@ -70,7 +70,8 @@ class Sender:
         return ProviderError(
             f"model {self.name!r} is unavailable: circuit breaker open after "
             f"{self.breaker.failures} consecutive failures; next attempt in "
-            f"{self.breaker.retry_in():.0f}s")
+            f"{self.breaker.retry_in():.0f}s"
+        )
 
     def _excerpt(self, response: httpx.Response, texts: Sequence[str]) -> str:
         try:
@@ -79,15 +80,22 @@ class Sender:
             body = response.content[:4096].decode("utf-8", "replace")
         return error_excerpt(body, secrets=self.secrets, texts=texts)
 
-    def bad_response(self, response: httpx.Response, texts: Sequence[str],
-                     reason: str) -> ProviderResponseError:
+    def bad_response(
+        self, response: httpx.Response, texts: Sequence[str], reason: str
+    ) -> ProviderResponseError:
         status = response.status_code
         return ProviderResponseError(
             f"model {self.name!r}: bad response from {self.provider} (HTTP {status}): {reason}; "
-            f"body: {self._excerpt(response, texts)}", status_code=status)
+            f"body: {self._excerpt(response, texts)}",
+            status_code=status,
+        )
 
-    def _check(self, response: httpx.Response, texts: Sequence[str],
-               parse: Callable[[httpx.Response, Any], Any]) -> Any:
+    def _check(
+        self,
+        response: httpx.Response,
+        texts: Sequence[str],
+        parse: Callable[[httpx.Response, Any], Any],
+    ) -> Any:
         try:
             payload = json.loads(response.content)
         except ValueError:
@@ -101,16 +109,25 @@ class Sender:
         except (TypeError, ValueError, IndexError, AttributeError):
             raise self.bad_response(response, texts, "unexpected JSON structure") from None
 
-    def _status_error(self, response: httpx.Response, texts: Sequence[str],
-                      note: str = "") -> ProviderHTTPError:
+    def _status_error(
+        self, response: httpx.Response, texts: Sequence[str], note: str = ""
+    ) -> ProviderHTTPError:
         status = response.status_code
         return ProviderHTTPError(
             f"model {self.name!r}: HTTP {status} from {self.provider}{note}: "
-            f"{self._excerpt(response, texts)}", status_code=status)
+            f"{self._excerpt(response, texts)}",
+            status_code=status,
+        )
 
-    async def send(self, client: httpx.AsyncClient, request: httpx.Request,
-                   texts: Sequence[str], tokens: int, stats: CallStats,
-                   parse: Callable[[httpx.Response, Any], Any]) -> Any:
+    async def send(
+        self,
+        client: httpx.AsyncClient,
+        request: httpx.Request,
+        texts: Sequence[str],
+        tokens: int,
+        stats: CallStats,
+        parse: Callable[[httpx.Response, Any], Any],
+    ) -> Any:
         """Send until success, a permanent error or the retry budget runs out."""
         retry = 0
         while True:
@@ -125,16 +142,21 @@ class Sender:
                 self.breaker.failure()
                 error: ProviderError = ProviderTimeout(
                     f"model {self.name!r}: {self.provider} did not answer in time "
-                    f"({type(exc).__name__})")
+                    f"({type(exc).__name__})"
+                )
             except (httpx.UnsupportedProtocol, httpx.ProxyError, httpx.LocalProtocolError) as exc:
                 self.breaker.release()
-                raise Fatal(ProviderError(
-                    f"model {self.name!r}: cannot send to {self.provider}: "
-                    f"{type(exc).__name__}")) from None
+                raise Fatal(
+                    ProviderError(
+                        f"model {self.name!r}: cannot send to {self.provider}: {type(exc).__name__}"
+                    )
+                ) from None
             except httpx.TransportError as exc:
                 self.breaker.failure()
-                error = ProviderError(f"model {self.name!r}: connection to {self.provider} "
-                                      f"failed ({type(exc).__name__})")
+                error = ProviderError(
+                    f"model {self.name!r}: connection to {self.provider} "
+                    f"failed ({type(exc).__name__})"
+                )
             except BaseException:
                 self.breaker.release()
                 raise
@@ -165,12 +187,12 @@ class Sender:
                 delay = self.policy.backoff(retry, self.rng)
             retry += 1
             stats.retries += 1
-            log.warning("%s; retry %d of %d in %.2fs", error, retry,
-                        self.policy.max_retries, delay)
+            log.warning("%s; retry %d of %d in %.2fs", error, retry, self.policy.max_retries, delay)
             await self.sleep(delay)
 
-    def _classify(self, response: httpx.Response,
-                  texts: Sequence[str]) -> tuple[ProviderError, float | None, bool]:
+    def _classify(
+        self, response: httpx.Response, texts: Sequence[str]
+    ) -> tuple[ProviderError, float | None, bool]:
         """(error, server-requested delay, retry?) for a non-2xx response."""
         status = response.status_code
         if status >= 500:
@@ -190,7 +212,9 @@ class Sender:
             return error, None, False
         delay = retry_after_seconds(response.headers, self.clock)
         if delay is not None and delay > self.policy.retry_after_max:
-            note = (f" asking to retry after {delay:.0f}s (more than retry_after_max "
-                    f"{self.policy.retry_after_max:.0f}s)")
+            note = (
+                f" asking to retry after {delay:.0f}s (more than retry_after_max "
+                f"{self.policy.retry_after_max:.0f}s)"
+            )
             return self._status_error(response, texts, note), None, False
         return error, delay, True

@@ -31,17 +31,19 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, s: ModelSettings) -> RetryPolicy:
-        return cls(max_retries=s.max_retries,
-                   backoff_base=parse_duration(s.backoff_base).total_seconds(),
-                   backoff_max=parse_duration(s.backoff_max).total_seconds(),
-                   retry_after_max=parse_duration(s.retry_after_max).total_seconds())
+        return cls(
+            max_retries=s.max_retries,
+            backoff_base=parse_duration(s.backoff_base).total_seconds(),
+            backoff_max=parse_duration(s.backoff_max).total_seconds(),
+            retry_after_max=parse_duration(s.retry_after_max).total_seconds(),
+        )
 
     def retryable_status(self, status: int) -> bool:
         return status in RETRY_STATUSES or status >= 500
 
     def backoff(self, retry: int, rng: random.Random) -> float:
         """Delay before retry number ``retry`` (0-based): capped doubling, jitter in [50%, 100%]."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2.0 ** retry))
+        ceiling = min(self.backoff_max, self.backoff_base * (2.0**retry))
         return ceiling * (0.5 + 0.5 * rng.random())
 
 
@@ -155,15 +157,26 @@ class _Bucket:
 class RateLimiter:
     """Token buckets for requests per second and estimated tokens per minute (FIFO)."""
 
-    def __init__(self, requests_per_second: float, tokens_per_minute: float,
-                 monotonic: Monotonic, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        requests_per_second: float,
+        tokens_per_minute: float,
+        monotonic: Monotonic,
+        sleep: Sleep,
+    ) -> None:
         self._now = monotonic
         self._sleep = sleep
         start = monotonic()
-        self._requests = (_Bucket(requests_per_second, max(1.0, requests_per_second), start)
-                          if requests_per_second > 0 else None)
-        self._tokens = (_Bucket(tokens_per_minute / 60.0, tokens_per_minute, start)
-                        if tokens_per_minute > 0 else None)
+        self._requests = (
+            _Bucket(requests_per_second, max(1.0, requests_per_second), start)
+            if requests_per_second > 0
+            else None
+        )
+        self._tokens = (
+            _Bucket(tokens_per_minute / 60.0, tokens_per_minute, start)
+            if tokens_per_minute > 0
+            else None
+        )
         self._lock: asyncio.Lock | None = None
         self.waited = 0.0
 
@@ -179,8 +192,10 @@ class RateLimiter:
         async with self._lock:
             while True:
                 now = self._now()
-                delay = max(self._requests.wait_for(1, now) if self._requests else 0.0,
-                            self._tokens.wait_for(tokens, now) if self._tokens else 0.0)
+                delay = max(
+                    self._requests.wait_for(1, now) if self._requests else 0.0,
+                    self._tokens.wait_for(tokens, now) if self._tokens else 0.0,
+                )
                 if delay <= 1e-9:
                     break
                 self.waited += delay

@@ -25,12 +25,18 @@ def estimate_tokens(text: str, chars_per_token: float = 4.0) -> int:
     return max(math.ceil(chars), len(text.split()))
 
 
-def truncate_text(text: str, max_tokens: int, *, keep: Literal["start", "end"] = "start",
-                  prefix: str = "", chars_per_token: float = 4.0) -> str:
+def truncate_text(
+    text: str,
+    max_tokens: int,
+    *,
+    keep: Literal["start", "end"] = "start",
+    prefix: str = "",
+    chars_per_token: float = 4.0,
+) -> str:
     """The longest head (keep="start") or tail of ``text`` that fits with ``prefix``."""
 
     def fits(n: int) -> bool:
-        part = text[:n] if keep == "start" else text[len(text) - n:]
+        part = text[:n] if keep == "start" else text[len(text) - n :]
         return estimate_tokens(prefix + part, chars_per_token) <= max_tokens
 
     lo, hi = 0, len(text)
@@ -40,7 +46,7 @@ def truncate_text(text: str, max_tokens: int, *, keep: Literal["start", "end"] =
             lo = mid
         else:
             hi = mid - 1
-    return text[:lo] if keep == "start" else text[len(text) - lo:]
+    return text[:lo] if keep == "start" else text[len(text) - lo :]
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,9 @@ class Prepared:
     truncated: int
 
 
-def prepare_texts(texts: Sequence[str], prefix: str, *, max_tokens: int, rule: Rule,
-                  chars_per_token: float) -> Prepared:
+def prepare_texts(
+    texts: Sequence[str], prefix: str, *, max_tokens: int, rule: Rule, chars_per_token: float
+) -> Prepared:
     """Add the prefix, apply the truncation rule, and estimate tokens of every input."""
     indices: list[int] = []
     out: list[str] = []
@@ -76,8 +83,13 @@ def prepare_texts(texts: Sequence[str], prefix: str, *, max_tokens: int, rule: R
             if rule == "skip":
                 skipped.append(i)
                 continue
-            cut = truncate_text(text, max_tokens, keep="start" if rule == "end" else "end",
-                                prefix=prefix, chars_per_token=chars_per_token)
+            cut = truncate_text(
+                text,
+                max_tokens,
+                keep="start" if rule == "end" else "end",
+                prefix=prefix,
+                chars_per_token=chars_per_token,
+            )
             if not cut.strip():
                 skipped.append(i)
                 continue

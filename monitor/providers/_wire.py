@@ -11,8 +11,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BadResponse", "Parsed", "check_finite", "decode_base64_f32", "error_excerpt",
-           "finish", "rows_to_matrix"]
+__all__ = [
+    "BadResponse",
+    "Parsed",
+    "check_finite",
+    "decode_base64_f32",
+    "error_excerpt",
+    "finish",
+    "rows_to_matrix",
+]
 
 _EXCERPT = 160
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")
@@ -114,8 +121,9 @@ def _message_of(body: str) -> str:
     return body
 
 
-def error_excerpt(body: str, *, secrets: Iterable[str] = (), texts: Iterable[str] = (),
-                  limit: int = _EXCERPT) -> str:
+def error_excerpt(
+    body: str, *, secrets: Iterable[str] = (), texts: Iterable[str] = (), limit: int = _EXCERPT
+) -> str:
     """A short, one-line excerpt of a response body with secrets and input texts masked."""
     text = _message_of(body[:4096])
     for secret in secrets:

@@ -32,8 +32,13 @@ class CohereEmbedder(HTTPEmbedder):
 
     def body(self, texts: list[str], kind: Kind) -> dict[str, Any]:
         s = self.settings
-        body: dict[str, Any] = {"model": s.model, "texts": texts, "input_type": _INPUT_TYPE[kind],
-                                "embedding_types": [self._type], "truncate": _TRUNCATE[s.truncate]}
+        body: dict[str, Any] = {
+            "model": s.model,
+            "texts": texts,
+            "input_type": _INPUT_TYPE[kind],
+            "embedding_types": [self._type],
+            "truncate": _TRUNCATE[s.truncate],
+        }
         if s.request_dimensions:
             body["output_dimension"] = s.dimensions
         return body
@@ -46,5 +51,8 @@ class CohereEmbedder(HTTPEmbedder):
         tokens = (meta.get("billed_units") or {}).get("input_tokens")
         version = (meta.get("api_version") or {}).get("version")
         identity = {"api_version": str(version)} if version else {}
-        return Parsed(embeddings[self._type], int(tokens) if isinstance(tokens, int | float)
-                      else None, identity)
+        return Parsed(
+            embeddings[self._type],
+            int(tokens) if isinstance(tokens, int | float) else None,
+            identity,
+        )

@@ -31,9 +31,16 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class HashEmbedder:
     """Hashed n-gram embedder with ``dimension`` buckets."""
 
-    def __init__(self, dimension: int = 256, *, seed: int = 0, variant: str = "base",
-                 normalize: bool = True, query_prefix: str = "",
-                 document_prefix: str = "") -> None:
+    def __init__(
+        self,
+        dimension: int = 256,
+        *,
+        seed: int = 0,
+        variant: str = "base",
+        normalize: bool = True,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
         if dimension < 2:
             raise ValueError("dimension must be at least 2")
         self._dimension = dimension
@@ -73,7 +80,7 @@ class HashEmbedder:
         for w in words:
             padded = f"<{w}>"
             for n in (3, 4):
-                grams += [("c:" + padded[i:i + n], 0.5) for i in range(len(padded) - n + 1)]
+                grams += [("c:" + padded[i : i + n], 0.5) for i in range(len(padded) - n + 1)]
         return grams
 
     def embed_one(self, text: str) -> np.ndarray:
@@ -103,10 +110,12 @@ class HashEmbedder:
             vectors = (np.round(vectors / scale) * scale).astype(np.float32)
         elif self.variant == "noisy":
             vectors = vectors + self._noise.normal(0, 2e-3, vectors.shape).astype(np.float32)
-        usage = Usage(input_tokens=tokens, requests=1,
-                      latency_seconds=time.perf_counter() - started)
-        return EmbeddingResult(vectors=vectors, usage=usage,
-                               identity={"model": f"hash-ngram-{self._dimension}"})
+        usage = Usage(
+            input_tokens=tokens, requests=1, latency_seconds=time.perf_counter() - started
+        )
+        return EmbeddingResult(
+            vectors=vectors, usage=usage, identity={"model": f"hash-ngram-{self._dimension}"}
+        )
 
     def close(self) -> None:
         self._buckets.clear()

@@ -27,8 +27,10 @@ def load_sentence_transformer(folder: Path) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ConfigError("provider 'local' needs the sentence-transformers package: "
-                          "pip install 'driftmon[local]'") from None
+        raise ConfigError(
+            "provider 'local' needs the sentence-transformers package: "
+            "pip install 'driftmon[local]'"
+        ) from None
     try:
         return SentenceTransformer(str(folder), local_files_only=True)
     except TypeError:  # releases before local_files_only existed
@@ -42,19 +44,25 @@ class LocalEmbedder:
         self.settings = settings
         folder = Path(settings.model).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"models.{settings.name}.model: the local model folder "
-                              f"{str(folder)!r} does not exist")
+            raise ConfigError(
+                f"models.{settings.name}.model: the local model folder "
+                f"{str(folder)!r} does not exist"
+            )
         try:
             self._model = (loader or load_sentence_transformer)(folder)
         except ConfigError:
             raise
         except Exception as exc:
-            raise ConfigError(f"models.{settings.name}.model: cannot load the model in "
-                              f"{str(folder)!r} ({type(exc).__name__}: {exc})") from exc
+            raise ConfigError(
+                f"models.{settings.name}.model: cannot load the model in "
+                f"{str(folder)!r} ({type(exc).__name__}: {exc})"
+            ) from exc
         reported = _model_dimension(self._model)
         if reported is not None and reported != settings.dimensions:
-            raise ConfigError(f"models.{settings.name}.dimensions: the model in {str(folder)!r} "
-                              f"makes {reported}-dimensional vectors, not {settings.dimensions}")
+            raise ConfigError(
+                f"models.{settings.name}.dimensions: the model in {str(folder)!r} "
+                f"makes {reported}-dimensional vectors, not {settings.dimensions}"
+            )
         self._lock = threading.Lock()
         self._identity = {"model": folder.name, "folder_digest": _folder_digest(folder)}
 
@@ -71,35 +79,55 @@ class LocalEmbedder:
         started = time.perf_counter()
         s = self.settings
         prefix = s.query_prefix if kind == "query" else s.document_prefix
-        prep = prepare_texts(texts, prefix, max_tokens=s.max_input_tokens, rule=s.truncate,
-                             chars_per_token=s.chars_per_token)
+        prep = prepare_texts(
+            texts,
+            prefix,
+            max_tokens=s.max_input_tokens,
+            rule=s.truncate,
+            chars_per_token=s.chars_per_token,
+        )
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if prep.texts:
             try:
                 with self._lock:
-                    out = self._model.encode(prep.texts, batch_size=s.batch_size,
-                                             convert_to_numpy=True, normalize_embeddings=False,
-                                             show_progress_bar=False)
+                    out = self._model.encode(
+                        prep.texts,
+                        batch_size=s.batch_size,
+                        convert_to_numpy=True,
+                        normalize_embeddings=False,
+                        show_progress_bar=False,
+                    )
             except Exception as exc:
-                raise ProviderError(f"model {s.name!r}: local model failed "
-                                    f"({type(exc).__name__})") from exc
+                raise ProviderError(
+                    f"model {s.name!r}: local model failed ({type(exc).__name__})"
+                ) from exc
             out = np.asarray(out, dtype=np.float32)
             try:
                 if out.shape != (len(prep.texts), self.dimension):
-                    raise BadResponse(f"expected shape {(len(prep.texts), self.dimension)}, "
-                                      f"got {out.shape}")
+                    raise BadResponse(
+                        f"expected shape {(len(prep.texts), self.dimension)}, got {out.shape}"
+                    )
                 check_finite(out)
             except BadResponse as exc:
-                raise ProviderResponseError(f"model {s.name!r}: local model output: {exc}") \
-                    from None
+                raise ProviderResponseError(
+                    f"model {s.name!r}: local model output: {exc}"
+                ) from None
             vectors[prep.indices] = out
         failed = frozenset(prep.skipped) | frozenset(prep.empty)
         zero = finish(vectors, failed, s.normalize)
-        usage = Usage(input_tokens=sum(prep.tokens), requests=1 if prep.texts else 0,
-                      latency_seconds=time.perf_counter() - started, truncated=prep.truncated)
-        return EmbeddingResult(vectors=vectors, usage=usage,
-                               failed=failed,
-                               identity=dict(self._identity), zero_rows=zero)
+        usage = Usage(
+            input_tokens=sum(prep.tokens),
+            requests=1 if prep.texts else 0,
+            latency_seconds=time.perf_counter() - started,
+            truncated=prep.truncated,
+        )
+        return EmbeddingResult(
+            vectors=vectors,
+            usage=usage,
+            failed=failed,
+            identity=dict(self._identity),
+            zero_rows=zero,
+        )
 
     def close(self) -> None:
         """Nothing to release: the model is freed with the provider."""

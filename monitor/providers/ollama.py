@@ -32,8 +32,11 @@ class OllamaEmbedder(HTTPEmbedder):
     def parse(self, response: httpx.Response, payload: Any, n: int) -> Parsed:
         tokens = payload.get("prompt_eval_count")
         model = payload.get("model")
-        return Parsed(payload["embeddings"], tokens if type(tokens) is int else None,
-                      {"model": model} if isinstance(model, str) and model else {})
+        return Parsed(
+            payload["embeddings"],
+            tokens if type(tokens) is int else None,
+            {"model": model} if isinstance(model, str) and model else {},
+        )
 
     async def probe(self, client: httpx.AsyncClient) -> dict[str, str]:
         response = await client.get(f"{self.base_url}/api/tags", headers=self.headers())

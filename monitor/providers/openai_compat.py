@@ -50,8 +50,11 @@ class OpenAIEmbedder(HTTPEmbedder):
 
     def body(self, texts: list[str], kind: Kind) -> dict[str, Any]:
         s = self.settings
-        body: dict[str, Any] = {"model": s.model, "input": texts,
-                                "encoding_format": s.encoding_format}
+        body: dict[str, Any] = {
+            "model": s.model,
+            "input": texts,
+            "encoding_format": s.encoding_format,
+        }
         if s.request_dimensions:
             body["dimensions"] = s.dimensions
         return body
@@ -60,8 +63,7 @@ class OpenAIEmbedder(HTTPEmbedder):
         rows = parse_data_list(payload, n)
         usage = payload.get("usage") or {}
         tokens = usage.get("prompt_tokens", usage.get("total_tokens"))
-        return Parsed(rows, tokens if isinstance(tokens, int) else None,
-                      _model_identity(payload))
+        return Parsed(rows, tokens if isinstance(tokens, int) else None, _model_identity(payload))
 
 
 class AzureOpenAIEmbedder(OpenAIEmbedder):
@@ -80,8 +82,10 @@ class AzureOpenAIEmbedder(OpenAIEmbedder):
         s = self.settings
         if s.api_version == "v1":
             return f"{base}/v1/embeddings"
-        return (f"{base}/deployments/{quote(s.model, safe='')}/embeddings"
-                f"?api-version={quote(s.api_version, safe='')}")
+        return (
+            f"{base}/deployments/{quote(s.model, safe='')}/embeddings"
+            f"?api-version={quote(s.api_version, safe='')}"
+        )
 
     def headers(self) -> dict[str, str]:
         return {"api-key": self._key}

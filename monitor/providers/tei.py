@@ -36,8 +36,11 @@ class TEIEmbedder(HTTPEmbedder):
 
     def body(self, texts: list[str], kind: Kind) -> dict[str, Any]:
         rule = self.settings.truncate
-        body: dict[str, Any] = {"inputs": texts, "normalize": self.settings.normalize,
-                                "truncate": rule in ("end", "start")}
+        body: dict[str, Any] = {
+            "inputs": texts,
+            "normalize": self.settings.normalize,
+            "truncate": rule in ("end", "start"),
+        }
         if rule in ("end", "start"):
             body["truncation_direction"] = "right" if rule == "end" else "left"
         return body
@@ -60,5 +63,8 @@ class TEIEmbedder(HTTPEmbedder):
         size = info.get("max_client_batch_size")
         if type(size) is int and size > 0:
             self._server_batch = size
-        return {key: str(info[src]) for key, src in _INFO_KEYS.items()
-                if info.get(src) not in (None, "")}
+        return {
+            key: str(info[src])
+            for key, src in _INFO_KEYS.items()
+            if info.get(src) not in (None, "")
+        }

@@ -26,8 +26,12 @@ class VoyageEmbedder(HTTPEmbedder):
 
     def body(self, texts: list[str], kind: Kind) -> dict[str, Any]:
         s = self.settings
-        body: dict[str, Any] = {"model": s.model, "input": texts, "input_type": kind,
-                                "truncation": s.truncate == "end"}
+        body: dict[str, Any] = {
+            "model": s.model,
+            "input": texts,
+            "input_type": kind,
+            "truncation": s.truncate == "end",
+        }
         if s.request_dimensions:
             body["output_dimension"] = s.dimensions
         if s.encoding_format == "base64":
@@ -38,5 +42,8 @@ class VoyageEmbedder(HTTPEmbedder):
         rows = parse_data_list(payload, n)
         tokens = (payload.get("usage") or {}).get("total_tokens")
         model = payload.get("model")
-        return Parsed(rows, tokens if type(tokens) is int else None,
-                      {"model": model} if isinstance(model, str) and model else {})
+        return Parsed(
+            rows,
+            tokens if type(tokens) is int else None,
+            {"model": model} if isinstance(model, str) and model else {},
+        )

@@ -76,21 +76,28 @@ def media_type(content_type: str | None) -> str | None:
     for p in params:
         key, _, value = p.partition("=")
         if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-                "utf-8", "utf8"):
+            "utf-8",
+            "utf8",
+        ):
             return None
     return kind
 
 
-def parse_body(body: bytes, content_type: str | None, settings: SourceSettings,
-               clock: Clock) -> IngestBatch:
+def parse_body(
+    body: bytes, content_type: str | None, settings: SourceSettings, clock: Clock
+) -> IngestBatch:
     """The records of one request body; raises BodyError for a body refused whole."""
     kind = media_type(content_type)
     if kind is None:
-        raise BodyError(415, "Content-Type must be application/json (an array of records) or "
-                             "application/x-ndjson (one record per line), in UTF-8")
+        raise BodyError(
+            415,
+            "Content-Type must be application/json (an array of records) or "
+            "application/x-ndjson (one record per line), in UTF-8",
+        )
     if len(body) > settings.max_body_bytes:
-        raise BodyError(413, f"body of {len(body)} bytes is over the limit of "
-                             f"{settings.max_body_bytes}")
+        raise BodyError(
+            413, f"body of {len(body)} bytes is over the limit of {settings.max_body_bytes}"
+        )
     if not body.strip():
         raise BodyError(400, "empty body")
     batch = IngestBatch()
@@ -102,8 +109,9 @@ def parse_body(body: bytes, content_type: str | None, settings: SourceSettings,
         except UnicodeDecodeError:
             raise BodyError(400, "body is not UTF-8") from None
         except json.JSONDecodeError as exc:
-            raise BodyError(400, f"body is not valid JSON ({exc.msg} at line {exc.lineno} "
-                                 f"column {exc.colno})") from None
+            raise BodyError(
+                400, f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            ) from None
         if not isinstance(doc, list):
             raise BodyError(400, "expected a JSON array of records")
         if len(doc) > limit:

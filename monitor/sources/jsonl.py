@@ -90,11 +90,14 @@ class JsonlSource:
         return self.settings.name
 
     def files(self) -> list[str]:
-        return sorted(p for p in glob.glob(self.settings.path, recursive=True)
-                      if os.path.isfile(p))
+        return sorted(p for p in glob.glob(self.settings.path, recursive=True) if os.path.isfile(p))
 
-    def read(self, positions: dict[str, tuple[int, int]], max_records: int = 100_000,
-             fingerprints: dict[str, str] | None = None) -> ReadBatch:
+    def read(
+        self,
+        positions: dict[str, tuple[int, int]],
+        max_records: int = 100_000,
+        fingerprints: dict[str, str] | None = None,
+    ) -> ReadBatch:
         """Every record appended since ``positions`` (up to about ``max_records``), in one batch."""
         out = ReadBatch()
         for batch in self.chunks(positions, fingerprints, chunk_size=max_records):
@@ -105,9 +108,12 @@ class JsonlSource:
                 break
         return out
 
-    def chunks(self, positions: dict[str, tuple[int, int]],
-               fingerprints: dict[str, str] | None = None,
-               chunk_size: int = 5000) -> Iterator[ReadBatch]:
+    def chunks(
+        self,
+        positions: dict[str, tuple[int, int]],
+        fingerprints: dict[str, str] | None = None,
+        chunk_size: int = 5000,
+    ) -> Iterator[ReadBatch]:
         """Batches of at most ``chunk_size`` lines; each carries every file's position after it.
 
         Always yields at least one batch, so new, moved and forgotten files are saved.
@@ -132,8 +138,9 @@ class JsonlSource:
         yield self._seal(batch, state, stable)
 
     @staticmethod
-    def _seal(batch: ReadBatch, state: dict[str, tuple[int, int]],
-              stable: dict[str, str]) -> ReadBatch:
+    def _seal(
+        batch: ReadBatch, state: dict[str, tuple[int, int]], stable: dict[str, str]
+    ) -> ReadBatch:
         batch.positions = dict(state)
         for path, (_, offset) in state.items():
             fp = stable.get(path) or fingerprint(path, offset)
@@ -144,8 +151,9 @@ class JsonlSource:
 
     # ------------------------------------------------------------------ finding files
 
-    def _resolve(self, positions: dict[str, tuple[int, int]],
-                 fps: dict[str, str]) -> tuple[list[_File], Counts]:
+    def _resolve(
+        self, positions: dict[str, tuple[int, int]], fps: dict[str, str]
+    ) -> tuple[list[_File], Counts]:
         """Where every tracked file is now, and which matching files are new."""
         counts = Counts()
         matches: dict[str, os.stat_result] = {}
@@ -185,8 +193,12 @@ class JsonlSource:
                 continue
             offset = 0
             for i, (lost_offset, fp) in enumerate(lost):
-                if (fp and int(fp.partition(":")[0]) >= _MIN_COPY_FINGERPRINT
-                        and st.st_size >= lost_offset and _head_matches(path, fp)):
+                if (
+                    fp
+                    and int(fp.partition(":")[0]) >= _MIN_COPY_FINGERPRINT
+                    and st.st_size >= lost_offset
+                    and _head_matches(path, fp)
+                ):
                     offset = lost_offset
                     counts.add("resumed_copy")
                     del lost[i]
@@ -195,8 +207,9 @@ class JsonlSource:
         return sorted(plan.values(), key=lambda f: (f.mtime, f.path)), counts
 
     @staticmethod
-    def _locate(path: str, inode: int, by_inode: dict[int, str],
-                listings: dict[str, dict[int, str]]) -> str | None:
+    def _locate(
+        path: str, inode: int, by_inode: dict[int, str], listings: dict[str, dict[int, str]]
+    ) -> str | None:
         try:
             if os.stat(path).st_ino == inode:
                 return path
@@ -208,8 +221,9 @@ class JsonlSource:
         if folder not in listings:
             try:
                 with os.scandir(folder) as it:
-                    listings[folder] = {e.inode(): e.path for e in it
-                                        if e.is_file(follow_symlinks=False)}
+                    listings[folder] = {
+                        e.inode(): e.path for e in it if e.is_file(follow_symlinks=False)
+                    }
             except OSError:
                 listings[folder] = {}
         return listings[folder].get(inode)

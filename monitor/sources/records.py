@@ -94,8 +94,7 @@ def decode_embedding(value: object) -> np.ndarray | None:
     return vec if bool(np.all(np.isfinite(vec))) else None
 
 
-def record_from_fields(get: Any, settings: SourceSettings,
-                       clock: Clock) -> SourceRecord | str:
+def record_from_fields(get: Any, settings: SourceSettings, clock: Clock) -> SourceRecord | str:
     """Map one row or object through the source's field names.
 
     ``get(name)`` returns the field's value or None. Returns the record, or the

@@ -63,16 +63,21 @@ def redact(text: str, extra: tuple[re.Pattern[str], ...] = ()) -> str:
     return text
 
 
-def reservoir_rng(seed: int, source: str, stratum: str, window: datetime,
-                  seen: int) -> np.random.Generator:
+def reservoir_rng(
+    seed: int, source: str, stratum: str, window: datetime, seen: int
+) -> np.random.Generator:
     """The generator of one batch of draws: reproducible from the stored reservoir state."""
-    key = [seed % 2**63, zlib.crc32(source.encode()), zlib.crc32(stratum.encode()),
-           int(window.timestamp()) % 2**63, seen]
+    key = [
+        seed % 2**63,
+        zlib.crc32(source.encode()),
+        zlib.crc32(stratum.encode()),
+        int(window.timestamp()) % 2**63,
+        seen,
+    ]
     return np.random.default_rng(key)
 
 
-def reservoir_slots(seen: int, kept: int, cap: int, n: int,
-                    rng: np.random.Generator) -> np.ndarray:
+def reservoir_slots(seen: int, kept: int, cap: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """Slots of ``n`` records offered to a reservoir that has seen ``seen`` (Algorithm R).
 
     While the reservoir holds fewer than ``cap`` records each record takes the next
@@ -92,10 +97,15 @@ def reservoir_slots(seen: int, kept: int, cap: int, n: int,
     return slots
 
 
-def capped_reservoir_slots(seen: int, kept: int, cap: int, hashes: Sequence[str],
-                           held: dict[int, str], max_identical: int,
-                           rng: np.random.Generator,
-                           ) -> tuple[np.ndarray, np.ndarray, int, int]:
+def capped_reservoir_slots(
+    seen: int,
+    kept: int,
+    cap: int,
+    hashes: Sequence[str],
+    held: dict[int, str],
+    max_identical: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Algorithm R that does not offer a text already held ``max_identical`` times.
 
     ``held`` maps slot -> text hash of the reservoir now and is updated in place.

@@ -59,9 +59,14 @@ def encode_watermark(value: object) -> str:
 
 def decode_watermark(stored: str) -> object:
     kind, _, raw = stored.partition(":")
-    decoders: dict[str, Any] = {"int": int, "float": float, "decimal": Decimal,
-                                "datetime": datetime.fromisoformat, "date": date.fromisoformat,
-                                "str": str}
+    decoders: dict[str, Any] = {
+        "int": int,
+        "float": float,
+        "decimal": Decimal,
+        "datetime": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "str": str,
+    }
     if kind not in decoders:
         raise ValueError(f"unknown watermark type {kind!r}")
     return decoders[kind](raw)
@@ -88,14 +93,18 @@ class SqlSource:
         self.settings = settings
         self.clock = clock
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         try:
             self._shown = make_url(url).render_as_string(hide_password=True)
-            self._engine: Engine = create_engine(url, pool_size=1, max_overflow=0) if (
-                not url.startswith("sqlite")) else create_engine(url)
+            self._engine: Engine = (
+                create_engine(url, pool_size=1, max_overflow=0)
+                if (not url.startswith("sqlite"))
+                else create_engine(url)
+            )
         except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
-            raise InputError(f"source {settings.name!r}: url is not usable: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise InputError(
+                f"source {settings.name!r}: url is not usable: {str(exc).splitlines()[0]}"
+            ) from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_read_only)
 
@@ -151,22 +160,26 @@ class SqlSource:
                 if self._engine.dialect.name == "postgresql":
                     conn = conn.execution_options(postgresql_readonly=True)
                 try:
-                    result = conn.execute(text(cfg.query), {"watermark": watermark,
-                                                            "limit": limit})
+                    result = conn.execute(text(cfg.query), {"watermark": watermark, "limit": limit})
                     columns = set(result.keys())
                     rows = list(result.mappings())
                 finally:
                     conn.rollback()
         except SQLAlchemyError as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            raise InputError(f"source {cfg.name!r}: the query on {self._shown} failed: "
-                             f"{detail[0] if detail else type(exc).__name__}") from exc
-        needed = [cfg.watermark_field, cfg.text_field] + ([cfg.time_field] if cfg.time_field
-                                                          else [])
+            raise InputError(
+                f"source {cfg.name!r}: the query on {self._shown} failed: "
+                f"{detail[0] if detail else type(exc).__name__}"
+            ) from exc
+        needed = [cfg.watermark_field, cfg.text_field] + (
+            [cfg.time_field] if cfg.time_field else []
+        )
         missing = [c for c in needed if c not in columns]
         if missing:
-            raise InputError(f"source {cfg.name!r}: the query returns no column "
-                             f"{missing[0]!r} (it returns: {', '.join(sorted(columns))})")
+            raise InputError(
+                f"source {cfg.name!r}: the query returns no column "
+                f"{missing[0]!r} (it returns: {', '.join(sorted(columns))})"
+            )
         return rows
 
     def _check_order(self, rows: Sequence[Any], watermark: object) -> None:
@@ -179,11 +192,15 @@ class SqlSource:
             try:
                 comparable = type(value) is type(prev)
                 if comparable and first and value <= prev:
-                    raise InputError(f"source {self.name!r}: the query returned a row at or "
-                                     f"below the watermark: filter with '{col} > :watermark'")
+                    raise InputError(
+                        f"source {self.name!r}: the query returned a row at or "
+                        f"below the watermark: filter with '{col} > :watermark'"
+                    )
                 if comparable and not first and value < prev:
-                    raise InputError(f"source {self.name!r}: rows are not ordered by the "
-                                     f"watermark column: add ORDER BY {col}")
+                    raise InputError(
+                        f"source {self.name!r}: rows are not ordered by the "
+                        f"watermark column: add ORDER BY {col}"
+                    )
             except TypeError:  # e.g. naive and aware datetimes: leave it to the database
                 pass
             prev, first = value, False

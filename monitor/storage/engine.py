@@ -41,16 +41,19 @@ class Database:
         kwargs: dict[str, Any] = {}
         if url.startswith("postgresql"):
             if url.startswith("postgresql://"):
-                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
         try:
             self.engine: Engine = create_engine(url, **kwargs)
         except (ArgumentError, NoSuchModuleError) as exc:
-            raise StorageError(f"database.url {safe_url(self.url)} is not usable: "
-                               f"{str(exc).splitlines()[0]}") from None
+            raise StorageError(
+                f"database.url {safe_url(self.url)} is not usable: {str(exc).splitlines()[0]}"
+            ) from None
         except ModuleNotFoundError as exc:
-            raise StorageError(f"database.url needs the Python package {exc.name!r} "
-                               "(for PostgreSQL: pip install 'driftmon[postgres]')") from None
+            raise StorageError(
+                f"database.url needs the Python package {exc.name!r} "
+                "(for PostgreSQL: pip install 'driftmon[postgres]')"
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -65,8 +68,9 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise StorageError(f"database {safe_url(self.url)} is unreachable: "
-                               f"{_first_line(exc)}") from None
+            raise StorageError(
+                f"database {safe_url(self.url)} is unreachable: {_first_line(exc)}"
+            ) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -75,8 +79,7 @@ class Database:
             with self._sessions.begin() as session:
                 yield session
         except OperationalError as exc:
-            raise StorageError(f"database {safe_url(self.url)} failed: "
-                               f"{_first_line(exc)}") from exc
+            raise StorageError(f"database {safe_url(self.url)} failed: {_first_line(exc)}") from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -93,5 +96,8 @@ class Database:
 
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0] if str(exc) else (
-        type(exc).__name__)
+    return (
+        str(orig if orig is not None else exc).strip().splitlines()[0]
+        if str(exc)
+        else (type(exc).__name__)
+    )

@@ -45,8 +45,10 @@ def current_revision(db: Database) -> str | None:
         with db.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StorageError(f"database {safe_url(db.url)} is unreachable: "
-                           f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
+        raise StorageError(
+            f"database {safe_url(db.url)} is unreachable: "
+            f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}"
+        ) from None
 
 
 @contextmanager
@@ -98,12 +100,17 @@ def check_revision(db: Database) -> None:
         return
     script = ScriptDirectory.from_config(alembic_config(db))
     if current is None:
-        raise SchemaMismatch(f"database {safe_url(db.url)} has no driftmon schema: "
-                             "run 'driftmon db upgrade' first")
+        raise SchemaMismatch(
+            f"database {safe_url(db.url)} has no driftmon schema: run 'driftmon db upgrade' first"
+        )
     known = {rev.revision for rev in script.walk_revisions()}
     if current in known:
-        raise SchemaMismatch(f"database {safe_url(db.url)} is at revision {current}, behind the "
-                             f"code's {head}: run 'driftmon db upgrade'")
-    raise SchemaMismatch(f"database {safe_url(db.url)} is at revision {current}, which this "
-                         f"version of driftmon does not know (newer code migrated it?): "
-                         "upgrade driftmon, or downgrade the database with the newer version")
+        raise SchemaMismatch(
+            f"database {safe_url(db.url)} is at revision {current}, behind the "
+            f"code's {head}: run 'driftmon db upgrade'"
+        )
+    raise SchemaMismatch(
+        f"database {safe_url(db.url)} is at revision {current}, which this "
+        f"version of driftmon does not know (newer code migrated it?): "
+        "upgrade driftmon, or downgrade the database with the newer version"
+    )

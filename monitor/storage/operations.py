@@ -52,8 +52,14 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def claim_job_run(session: Session, job: str, replica: str, now: datetime,
-                  slot_start: datetime, lease_until: datetime) -> int | None:
+def claim_job_run(
+    session: Session,
+    job: str,
+    replica: str,
+    now: datetime,
+    slot_start: datetime,
+    lease_until: datetime,
+) -> int | None:
     """Claim the scheduled execution (job, slot) for this replica, or None.
 
     None when another replica already ran or claimed this slot, or still holds an
@@ -63,30 +69,62 @@ def claim_job_run(session: Session, job: str, replica: str, now: datetime,
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(job)})
-    session.execute(update(JobRun).where(  # a replica that stopped renewing its lease died
-        JobRun.job == job, JobRun.status == "running", JobRun.lease_until <= now)
-        .values(status="abandoned", finished_at=now, lease_until=None,
-                error="its replica stopped renewing the lease"))
-    taken = session.scalar(select(JobRun.id).where(
-        JobRun.job == job,
-        or_(JobRun.slot_start == slot_start,
-            and_(JobRun.status == "running", JobRun.lease_until > now))).limit(1))
+    session.execute(
+        update(JobRun)
+        .where(  # a replica that stopped renewing its lease died
+            JobRun.job == job, JobRun.status == "running", JobRun.lease_until <= now
+        )
+        .values(
+            status="abandoned",
+            finished_at=now,
+            lease_until=None,
+            error="its replica stopped renewing the lease",
+        )
+    )
+    taken = session.scalar(
+        select(JobRun.id)
+        .where(
+            JobRun.job == job,
+            or_(
+                JobRun.slot_start == slot_start,
+                and_(JobRun.status == "running", JobRun.lease_until > now),
+            ),
+        )
+        .limit(1)
+    )
     if taken is not None:
         return None
-    run = JobRun(job=job, replica=replica, started_at=now, status="running", items=0,
-                 slot_start=slot_start, lease_until=lease_until)
+    run = JobRun(
+        job=job,
+        replica=replica,
+        started_at=now,
+        status="running",
+        items=0,
+        slot_start=slot_start,
+        lease_until=lease_until,
+    )
     session.add(run)
     session.flush()
     return run.id
 
 
 def extend_lease(session: Session, run_id: int, until: datetime) -> None:
-    session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.status == "running")
-                    .values(lease_until=until))
+    session.execute(
+        update(JobRun)
+        .where(JobRun.id == run_id, JobRun.status == "running")
+        .values(lease_until=until)
+    )
 
 
-def finish_job_run(session: Session, run_id: int, status: str, now: datetime, *,
-                   items: int = 0, error: str | None = None) -> None:
+def finish_job_run(
+    session: Session,
+    run_id: int,
+    status: str,
+    now: datetime,
+    *,
+    items: int = 0,
+    error: str | None = None,
+) -> None:
     run = session.get(JobRun, run_id)
     if run is None:
         return
@@ -99,54 +137,88 @@ def job_summaries(session: Session) -> list[JobRecord]:
     out: list[JobRecord] = []
     jobs = session.scalars(select(JobRun.job).distinct().order_by(JobRun.job)).all()
     for job in jobs:
-        last = session.scalars(select(JobRun).where(JobRun.job == job)
-                               .order_by(JobRun.started_at.desc(), JobRun.id.desc())
-                               .limit(1)).first()
-        ok = session.scalars(select(JobRun).where(JobRun.job == job, JobRun.status == "ok")
-                             .order_by(JobRun.started_at.desc(), JobRun.id.desc())
-                             .limit(1)).first()
-        failures = session.scalar(select(func.count()).select_from(JobRun).where(
-            JobRun.job == job, JobRun.status == "failed")) or 0
-        recent = session.scalars(select(JobRun.status).where(
-            JobRun.job == job, JobRun.status != "running")
-            .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)).all()
+        last = session.scalars(
+            select(JobRun)
+            .where(JobRun.job == job)
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+            .limit(1)
+        ).first()
+        ok = session.scalars(
+            select(JobRun)
+            .where(JobRun.job == job, JobRun.status == "ok")
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+            .limit(1)
+        ).first()
+        failures = (
+            session.scalar(
+                select(func.count())
+                .select_from(JobRun)
+                .where(JobRun.job == job, JobRun.status == "failed")
+            )
+            or 0
+        )
+        recent = session.scalars(
+            select(JobRun.status)
+            .where(JobRun.job == job, JobRun.status != "running")
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+            .limit(50)
+        ).all()
         streak = next((i for i, st in enumerate(recent) if st != "failed"), len(recent))
         duration = None
         if ok is not None and ok.finished_at is not None:
             duration = (as_utc(ok.finished_at) - as_utc(ok.started_at)).total_seconds()
         assert last is not None
-        out.append(JobRecord(
-            job=job, last_status=last.status, last_started_at=as_utc(last.started_at),
-            last_success_at=_opt(ok.finished_at) if ok is not None else None,
-            last_duration_seconds=duration, failures=int(failures),
-            consecutive_failures=streak, last_run_id=last.id))
+        out.append(
+            JobRecord(
+                job=job,
+                last_status=last.status,
+                last_started_at=as_utc(last.started_at),
+                last_success_at=_opt(ok.finished_at) if ok is not None else None,
+                last_duration_seconds=duration,
+                failures=int(failures),
+                consecutive_failures=streak,
+                last_run_id=last.id,
+            )
+        )
     return out
 
 
 def _alert(a: Alert) -> AlertRecord:
-    return AlertRecord(id=a.id, rule=a.rule, fingerprint=a.fingerprint, labels=dict(a.labels),
-                       severity=a.severity, state=a.state, streak=a.streak, value=a.value,
-                       summary=a.summary, started_at=as_utc(a.started_at),
-                       fired_at=_opt(a.fired_at), resolved_at=_opt(a.resolved_at),
-                       last_notified_at=_opt(a.last_notified_at),
-                       last_result_id=a.last_result_id, acknowledged_at=_opt(a.acknowledged_at),
-                       acknowledged_by=a.acknowledged_by)
+    return AlertRecord(
+        id=a.id,
+        rule=a.rule,
+        fingerprint=a.fingerprint,
+        labels=dict(a.labels),
+        severity=a.severity,
+        state=a.state,
+        streak=a.streak,
+        value=a.value,
+        summary=a.summary,
+        started_at=as_utc(a.started_at),
+        fired_at=_opt(a.fired_at),
+        resolved_at=_opt(a.resolved_at),
+        last_notified_at=_opt(a.last_notified_at),
+        last_result_id=a.last_result_id,
+        acknowledged_at=_opt(a.acknowledged_at),
+        acknowledged_by=a.acknowledged_by,
+    )
 
 
 def active_alerts(session: Session) -> list[AlertRecord]:
     """Pending and firing alerts."""
-    rows = session.scalars(select(Alert).where(Alert.state.in_(("pending", "firing")))
-                           .order_by(Alert.id))
+    rows = session.scalars(
+        select(Alert).where(Alert.state.in_(("pending", "firing"))).order_by(Alert.id)
+    )
     return [_alert(a) for a in rows]
 
 
 def recent_alerts(session: Session, limit: int = 50) -> list[AlertRecord]:
-    return [_alert(a) for a in session.scalars(select(Alert).order_by(Alert.id.desc())
-                                               .limit(limit))]
+    return [
+        _alert(a) for a in session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit))
+    ]
 
 
-def save_alert(session: Session, record: AlertRecord | None, now: datetime,
-               **values: Any) -> int:
+def save_alert(session: Session, record: AlertRecord | None, now: datetime, **values: Any) -> int:
     """Insert a new alert (``record`` None) or update an existing one; returns its id."""
     if record is None:
         alert = Alert(last_evaluated_at=now, **values)
@@ -160,26 +232,68 @@ def save_alert(session: Session, record: AlertRecord | None, now: datetime,
     return alert.id
 
 
-def add_delivery(session: Session, *, alert_id: int, sink: str, event: str,
-                 idempotency_key: str, payload: dict[str, Any], now: datetime) -> None:
-    session.add(AlertDelivery(alert_id=alert_id, sink=sink, event=event,
-                              idempotency_key=idempotency_key, payload=payload, created_at=now,
-                              attempts=0, next_attempt_at=now, dead=False))
+def add_delivery(
+    session: Session,
+    *,
+    alert_id: int,
+    sink: str,
+    event: str,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        AlertDelivery(
+            alert_id=alert_id,
+            sink=sink,
+            event=event,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            dead=False,
+        )
+    )
     session.flush()
 
 
 def due_deliveries(session: Session, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
-    rows = session.scalars(select(AlertDelivery).where(
-        AlertDelivery.delivered_at.is_(None), AlertDelivery.dead.is_(False),
-        AlertDelivery.next_attempt_at <= now).order_by(AlertDelivery.id).limit(limit))
-    return [DeliveryRecord(id=d.id, sink=d.sink, event=d.event,
-                           idempotency_key=d.idempotency_key, payload=dict(d.payload),
-                           created_at=as_utc(d.created_at), attempts=d.attempts) for d in rows]
+    rows = session.scalars(
+        select(AlertDelivery)
+        .where(
+            AlertDelivery.delivered_at.is_(None),
+            AlertDelivery.dead.is_(False),
+            AlertDelivery.next_attempt_at <= now,
+        )
+        .order_by(AlertDelivery.id)
+        .limit(limit)
+    )
+    return [
+        DeliveryRecord(
+            id=d.id,
+            sink=d.sink,
+            event=d.event,
+            idempotency_key=d.idempotency_key,
+            payload=dict(d.payload),
+            created_at=as_utc(d.created_at),
+            attempts=d.attempts,
+        )
+        for d in rows
+    ]
 
 
-def mark_delivery(session: Session, delivery_id: int, now: datetime, *, ok: bool,
-                  status: int | None, error: str | None, retry_in: timedelta | None,
-                  dead: bool = False) -> None:
+def mark_delivery(
+    session: Session,
+    delivery_id: int,
+    now: datetime,
+    *,
+    ok: bool,
+    status: int | None,
+    error: str | None,
+    retry_in: timedelta | None,
+    dead: bool = False,
+) -> None:
     d = session.get_one(AlertDelivery, delivery_id)
     d.attempts += 1
     d.last_status, d.last_error = status, error
@@ -194,10 +308,14 @@ def mark_delivery(session: Session, delivery_id: int, now: datetime, *, ok: bool
 def delivery_counts(session: Session) -> list[tuple[str, str, int]]:
     """(sink, state, count) with state in delivered | pending | dead."""
     out: list[tuple[str, str, int]] = []
-    rows = session.execute(select(AlertDelivery.sink, AlertDelivery.delivered_at.is_not(None),
-                                  AlertDelivery.dead, func.count())
-                           .group_by(AlertDelivery.sink, AlertDelivery.delivered_at.is_not(None),
-                                     AlertDelivery.dead)).all()
+    rows = session.execute(
+        select(
+            AlertDelivery.sink,
+            AlertDelivery.delivered_at.is_not(None),
+            AlertDelivery.dead,
+            func.count(),
+        ).group_by(AlertDelivery.sink, AlertDelivery.delivered_at.is_not(None), AlertDelivery.dead)
+    ).all()
     for sink, delivered, dead, n in rows:
         state = "delivered" if delivered else ("dead" if dead else "pending")
         out.append((sink, state, int(n)))
@@ -207,8 +325,11 @@ def delivery_counts(session: Session) -> list[tuple[str, str, int]]:
 def find_alert(session: Session, ref: str) -> AlertRecord | None:
     """An alert by id or by (a prefix of) its fingerprint; the newest if several."""
     q = select(Alert).order_by(Alert.id.desc())
-    q = q.where(Alert.id == int(ref)) if ref.isdigit() else q.where(
-        Alert.fingerprint.startswith(ref))
+    q = (
+        q.where(Alert.id == int(ref))
+        if ref.isdigit()
+        else q.where(Alert.fingerprint.startswith(ref))
+    )
     alert = session.scalars(q.limit(1)).first()
     return _alert(alert) if alert is not None else None
 
@@ -218,10 +339,21 @@ def acknowledge(session: Session, alert_id: int, who: str, now: datetime) -> Non
     alert.acknowledged_at, alert.acknowledged_by = now, who
 
 
-def add_silence(session: Session, matchers: dict[str, str], starts_at: datetime,
-                ends_at: datetime, created_by: str, comment: str) -> int:
-    silence = Silence(matchers=matchers, starts_at=starts_at, ends_at=ends_at,
-                      created_by=created_by, comment=comment)
+def add_silence(
+    session: Session,
+    matchers: dict[str, str],
+    starts_at: datetime,
+    ends_at: datetime,
+    created_by: str,
+    comment: str,
+) -> int:
+    silence = Silence(
+        matchers=matchers,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_by=created_by,
+        comment=comment,
+    )
     session.add(silence)
     session.flush()
     return silence.id
@@ -236,16 +368,27 @@ def expire_silence(session: Session, silence_id: int, now: datetime) -> bool:
 
 
 def active_silences(session: Session, now: datetime) -> list[SilenceRecord]:
-    rows = session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
-                           .order_by(Silence.id))
-    return [SilenceRecord(id=r.id, matchers=dict(r.matchers), starts_at=as_utc(r.starts_at),
-                          ends_at=as_utc(r.ends_at), created_by=r.created_by, comment=r.comment)
-            for r in rows]
+    rows = session.scalars(
+        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now).order_by(Silence.id)
+    )
+    return [
+        SilenceRecord(
+            id=r.id,
+            matchers=dict(r.matchers),
+            starts_at=as_utc(r.starts_at),
+            ends_at=as_utc(r.ends_at),
+            created_by=r.created_by,
+            comment=r.comment,
+        )
+        for r in rows
+    ]
 
 
 def last_delivery_times(session: Session, sink: str) -> dict[int, datetime]:
     """alert id -> when its newest delivery to ``sink`` was queued."""
-    rows = session.execute(select(AlertDelivery.alert_id, func.max(AlertDelivery.created_at))
-                           .where(AlertDelivery.sink == sink)
-                           .group_by(AlertDelivery.alert_id)).all()
+    rows = session.execute(
+        select(AlertDelivery.alert_id, func.max(AlertDelivery.created_at))
+        .where(AlertDelivery.sink == sink)
+        .group_by(AlertDelivery.alert_id)
+    ).all()
     return {a: as_utc(t) for a, t in rows}

@@ -57,14 +57,28 @@ __all__ = [
     "window_embeddings",
 ]
 
-_IDENTITY_KEYS = ("provider", "model", "base_url", "dimensions", "query_prefix",
-                  "document_prefix", "normalize", "seed")
+_IDENTITY_KEYS = (
+    "provider",
+    "model",
+    "base_url",
+    "dimensions",
+    "query_prefix",
+    "document_prefix",
+    "normalize",
+    "seed",
+)
 
 
 def _ref(mv: ModelVersion) -> ModelVersionRef:
-    return ModelVersionRef(id=mv.id, model=mv.model_name, version=mv.version,
-                           provider=mv.provider, model_id=mv.model_id,
-                           dimensions=mv.dimensions, fingerprint=mv.fingerprint)
+    return ModelVersionRef(
+        id=mv.id,
+        model=mv.model_name,
+        version=mv.version,
+        provider=mv.provider,
+        model_id=mv.model_id,
+        dimensions=mv.dimensions,
+        fingerprint=mv.fingerprint,
+    )
 
 
 def config_identity(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -74,18 +88,30 @@ def config_identity(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return digest, ident
 
 
-def ensure_model_version(session: Session, name: str, settings: dict[str, Any],
-                         now: datetime) -> ModelVersionRef:
+def ensure_model_version(
+    session: Session, name: str, settings: dict[str, Any], now: datetime
+) -> ModelVersionRef:
     """The model version for this configuration of model ``name``, created if new."""
     digest, ident = config_identity(settings)
-    mv = session.scalars(select(ModelVersion).where(
-        ModelVersion.model_name == name, ModelVersion.config_hash == digest)).one_or_none()
+    mv = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.model_name == name, ModelVersion.config_hash == digest
+        )
+    ).one_or_none()
     active = bool(settings.get("active", True))  # an evaluated candidate is not monitored
     if mv is None:
-        mv = ModelVersion(model_name=name, version="v" + digest[:8], provider=ident["provider"],
-                          model_id=str(ident["model"]), dimensions=int(ident["dimensions"]),
-                          config_hash=digest, config=ident, active=active, created_at=now,
-                          last_seen_at=now)
+        mv = ModelVersion(
+            model_name=name,
+            version="v" + digest[:8],
+            provider=ident["provider"],
+            model_id=str(ident["model"]),
+            dimensions=int(ident["dimensions"]),
+            config_hash=digest,
+            config=ident,
+            active=active,
+            created_at=now,
+            last_seen_at=now,
+        )
         session.add(mv)
         session.flush()
     else:
@@ -95,78 +121,128 @@ def ensure_model_version(session: Session, name: str, settings: dict[str, Any],
 
 
 def active_model_versions(session: Session) -> list[ModelVersionRef]:
-    rows = session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))
-                           .order_by(ModelVersion.model_name, ModelVersion.id))
+    rows = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.active.is_(True))
+        .order_by(ModelVersion.model_name, ModelVersion.id)
+    )
     return [_ref(mv) for mv in rows]
 
 
 # --------------------------------------------------------------------------- canaries
 
 
-def import_canary_set(session: Session, name: str, source_path: str,
-                      items: Sequence[tuple[str, str, str]],
-                      qrels: Sequence[tuple[str, str, int]], now: datetime) -> tuple[int, bool]:
+def import_canary_set(
+    session: Session,
+    name: str,
+    source_path: str,
+    items: Sequence[tuple[str, str, str]],
+    qrels: Sequence[tuple[str, str, int]],
+    now: datetime,
+) -> tuple[int, bool]:
     """Store a canary set version; returns (set id, created). Same content = same version."""
     digest = hashlib.sha256(json.dumps([list(items), list(qrels)]).encode()).hexdigest()
-    existing = session.scalar(select(CanarySet.id).where(CanarySet.name == name,
-                                                         CanarySet.content_hash == digest))
+    existing = session.scalar(
+        select(CanarySet.id).where(CanarySet.name == name, CanarySet.content_hash == digest)
+    )
     if existing is not None:
         return existing, False
-    cs = CanarySet(name=name, content_hash=digest, source_path=source_path,
-                   n_items=len(items), imported_at=now)
+    cs = CanarySet(
+        name=name, content_hash=digest, source_path=source_path, n_items=len(items), imported_at=now
+    )
     session.add(cs)
     session.flush()
-    session.add_all(CanaryItem(set_id=cs.id, item_key=key, kind=kind, text=text, position=i)
-                    for i, (key, kind, text) in enumerate(items))
-    session.add_all(CanaryQrel(set_id=cs.id, query_key=q, doc_key=d, relevance=r)
-                    for q, d, r in qrels)
+    session.add_all(
+        CanaryItem(set_id=cs.id, item_key=key, kind=kind, text=text, position=i)
+        for i, (key, kind, text) in enumerate(items)
+    )
+    session.add_all(
+        CanaryQrel(set_id=cs.id, query_key=q, doc_key=d, relevance=r) for q, d, r in qrels
+    )
     session.flush()
     return cs.id, True
 
 
 def latest_canary_set(session: Session, name: str) -> int | None:
-    return session.scalar(select(CanarySet.id).where(CanarySet.name == name)
-                          .order_by(CanarySet.imported_at.desc(), CanarySet.id.desc()).limit(1))
+    return session.scalar(
+        select(CanarySet.id)
+        .where(CanarySet.name == name)
+        .order_by(CanarySet.imported_at.desc(), CanarySet.id.desc())
+        .limit(1)
+    )
 
 
 def canary_items(session: Session, set_id: int) -> list[CanaryItemRecord]:
-    rows = session.scalars(select(CanaryItem).where(CanaryItem.set_id == set_id)
-                           .order_by(CanaryItem.position))
+    rows = session.scalars(
+        select(CanaryItem).where(CanaryItem.set_id == set_id).order_by(CanaryItem.position)
+    )
     return [CanaryItemRecord(id=r.id, key=r.item_key, kind=r.kind, text=r.text) for r in rows]
 
 
-def current_baseline(session: Session, set_id: int,
-                     mv_id: int) -> tuple[int, float, np.ndarray] | None:
+def current_baseline(
+    session: Session, set_id: int, mv_id: int
+) -> tuple[int, float, np.ndarray] | None:
     """(baseline id, noise floor, vectors in item order) or None when there is none."""
-    bl = session.scalars(select(CanaryBaseline).where(
-        CanaryBaseline.set_id == set_id, CanaryBaseline.model_version_id == mv_id,
-        CanaryBaseline.current.is_(True)).order_by(CanaryBaseline.id.desc()).limit(1)).first()
+    bl = session.scalars(
+        select(CanaryBaseline)
+        .where(
+            CanaryBaseline.set_id == set_id,
+            CanaryBaseline.model_version_id == mv_id,
+            CanaryBaseline.current.is_(True),
+        )
+        .order_by(CanaryBaseline.id.desc())
+        .limit(1)
+    ).first()
     if bl is None:
         return None
     rows = session.execute(
         select(CanaryBaselineVector.vector, CanaryBaselineVector.dtype, CanaryBaselineVector.dim)
         .join(CanaryItem, CanaryItem.id == CanaryBaselineVector.item_id)
-        .where(CanaryBaselineVector.baseline_id == bl.id).order_by(CanaryItem.position)).all()
+        .where(CanaryBaselineVector.baseline_id == bl.id)
+        .order_by(CanaryItem.position)
+    ).all()
     return bl.id, bl.noise_floor, decode_vectors([tuple(r) for r in rows])
 
 
-def save_baseline(session: Session, set_id: int, mv_id: int, item_ids: Sequence[int],
-                  vectors: np.ndarray, noise_floor: float, now: datetime, *,
-                  reason: str = "first embedding", created_by: str = "agent") -> int:
-    session.execute(update(CanaryBaseline).where(CanaryBaseline.set_id == set_id,
-                                                 CanaryBaseline.model_version_id == mv_id)
-                    .values(current=False))
-    fingerprint = hashlib.sha256(np.ascontiguousarray(vectors, dtype="<f4").round(4)
-                                 .tobytes()).hexdigest()
-    bl = CanaryBaseline(set_id=set_id, model_version_id=mv_id, created_at=now, current=True,
-                        noise_floor=float(noise_floor), fingerprint=fingerprint,
-                        reason=reason, created_by=created_by)
+def save_baseline(
+    session: Session,
+    set_id: int,
+    mv_id: int,
+    item_ids: Sequence[int],
+    vectors: np.ndarray,
+    noise_floor: float,
+    now: datetime,
+    *,
+    reason: str = "first embedding",
+    created_by: str = "agent",
+) -> int:
+    session.execute(
+        update(CanaryBaseline)
+        .where(CanaryBaseline.set_id == set_id, CanaryBaseline.model_version_id == mv_id)
+        .values(current=False)
+    )
+    fingerprint = hashlib.sha256(
+        np.ascontiguousarray(vectors, dtype="<f4").round(4).tobytes()
+    ).hexdigest()
+    bl = CanaryBaseline(
+        set_id=set_id,
+        model_version_id=mv_id,
+        created_at=now,
+        current=True,
+        noise_floor=float(noise_floor),
+        fingerprint=fingerprint,
+        reason=reason,
+        created_by=created_by,
+    )
     session.add(bl)
     session.flush()
     for item_id, vec in zip(item_ids, vectors, strict=True):
         blob, dtype, dim = encode_vector(vec)
-        session.add(CanaryBaselineVector(baseline_id=bl.id, item_id=item_id, dtype=dtype,
-                                         dim=dim, vector=blob))
+        session.add(
+            CanaryBaselineVector(
+                baseline_id=bl.id, item_id=item_id, dtype=dtype, dim=dim, vector=blob
+            )
+        )
     mv = session.get(ModelVersion, mv_id)
     if mv is not None and mv.fingerprint is None:
         mv.fingerprint = fingerprint[:16]
@@ -188,7 +264,8 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
         .join(ModelVersion, ModelVersion.id == CanaryRun.model_version_id)
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(ModelVersion.active.is_(True))
-        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())).all()
+        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
+    ).all()
     picked: list[tuple[CanaryRun, str, str, str]] = []
     counts: dict[tuple[str, str, str], int] = {}
     for run, model, version, set_name in rows:
@@ -200,12 +277,23 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
     quality = retrieval_for_runs(session, [r.id for r, _, _, _ in picked])
     out: list[CanaryRunRecord] = []
     for run, model, version, set_name in picked:
-        out.append(CanaryRunRecord(
-            id=run.id, model=model, version=version, canary_set=set_name,
-            created_at=as_utc(run.created_at), verdict=run.verdict,
-            min_cosine=run.min_cosine, mean_cosine=run.mean_cosine, p01_cosine=run.p01_cosine,
-            share_below=run.share_below, norm_ratio=run.norm_ratio, tolerance=run.tolerance,
-            retrieval=quality.get(run.id, {})))
+        out.append(
+            CanaryRunRecord(
+                id=run.id,
+                model=model,
+                version=version,
+                canary_set=set_name,
+                created_at=as_utc(run.created_at),
+                verdict=run.verdict,
+                min_cosine=run.min_cosine,
+                mean_cosine=run.mean_cosine,
+                p01_cosine=run.p01_cosine,
+                share_below=run.share_below,
+                norm_ratio=run.norm_ratio,
+                tolerance=run.tolerance,
+                retrieval=quality.get(run.id, {}),
+            )
+        )
     return out
 
 
@@ -213,46 +301,73 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
 
 
 def source_counters(session: Session) -> list[tuple[str, str, int]]:
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
-        select(SourceCounter.source, SourceCounter.counter, SourceCounter.value)
-        .order_by(SourceCounter.source, SourceCounter.counter)).all()]
+    return [
+        tuple(r)
+        for r in session.execute(  # type: ignore[misc]
+            select(SourceCounter.source, SourceCounter.counter, SourceCounter.value).order_by(
+                SourceCounter.source, SourceCounter.counter
+            )
+        ).all()
+    ]
 
 
-def samples_missing_embeddings(session: Session, mv_id: int, since: datetime,
-                               until: datetime) -> list[tuple[int, str, str | None]]:
+def samples_missing_embeddings(
+    session: Session, mv_id: int, since: datetime, until: datetime
+) -> list[tuple[int, str, str | None]]:
     """(sample id, text hash, text) of samples in [since, until) this version has not embedded."""
-    q = (select(QuerySample.id, QuerySample.text_hash, QuerySample.text)
-         .outerjoin(QueryEmbedding, and_(QueryEmbedding.sample_id == QuerySample.id,
-                                         QueryEmbedding.model_version_id == mv_id))
-         .where(QueryEmbedding.sample_id.is_(None), QuerySample.window_start >= since,
-                QuerySample.window_start < until)
-         .order_by(QuerySample.id))
+    q = (
+        select(QuerySample.id, QuerySample.text_hash, QuerySample.text)
+        .outerjoin(
+            QueryEmbedding,
+            and_(
+                QueryEmbedding.sample_id == QuerySample.id, QueryEmbedding.model_version_id == mv_id
+            ),
+        )
+        .where(
+            QueryEmbedding.sample_id.is_(None),
+            QuerySample.window_start >= since,
+            QuerySample.window_start < until,
+        )
+        .order_by(QuerySample.id)
+    )
     return [(r[0], r[1], r[2]) for r in session.execute(q).all()]
 
 
-def embeddings_by_hash(session: Session, mv_id: int,
-                       hashes: Sequence[str]) -> dict[str, np.ndarray]:
+def embeddings_by_hash(
+    session: Session, mv_id: int, hashes: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Vectors this version already made for these text hashes: the query-embedding cache."""
     out: dict[str, np.ndarray] = {}
     for start in range(0, len(hashes), 500):
         rows = session.execute(
-            select(QuerySample.text_hash, QueryEmbedding.vector, QueryEmbedding.dtype,
-                   QueryEmbedding.dim)
+            select(
+                QuerySample.text_hash,
+                QueryEmbedding.vector,
+                QueryEmbedding.dtype,
+                QueryEmbedding.dim,
+            )
             .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
-            .where(QueryEmbedding.model_version_id == mv_id,
-                   QuerySample.text_hash.in_(hashes[start:start + 500]))).all()
+            .where(
+                QueryEmbedding.model_version_id == mv_id,
+                QuerySample.text_hash.in_(hashes[start : start + 500]),
+            )
+        ).all()
         for h, blob, dtype, dim in rows:
             out.setdefault(h, decode_vector(blob, dtype, dim))
     return out
 
 
-def save_query_embeddings(session: Session, mv_id: int,
-                          pairs: Iterable[tuple[int, np.ndarray]]) -> int:
+def save_query_embeddings(
+    session: Session, mv_id: int, pairs: Iterable[tuple[int, np.ndarray]]
+) -> int:
     n = 0
     for sample_id, vec in pairs:
         blob, dtype, dim = encode_vector(vec)
-        session.add(QueryEmbedding(sample_id=sample_id, model_version_id=mv_id, dtype=dtype,
-                                   dim=dim, vector=blob))
+        session.add(
+            QueryEmbedding(
+                sample_id=sample_id, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob
+            )
+        )
         n += 1
     session.flush()
     return n
@@ -263,25 +378,37 @@ def latest_window_start(session: Session) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def window_embeddings(session: Session, mv_id: int, since: datetime,
-                      until: datetime) -> tuple[list[int], list[str | None], np.ndarray]:
+def window_embeddings(
+    session: Session, mv_id: int, since: datetime, until: datetime
+) -> tuple[list[int], list[str | None], np.ndarray]:
     """(sample ids, redacted texts, vectors) embedded by ``mv_id`` in [since, until)."""
     rows = session.execute(
-        select(QuerySample.id, QuerySample.text, QueryEmbedding.vector, QueryEmbedding.dtype,
-               QueryEmbedding.dim)
+        select(
+            QuerySample.id,
+            QuerySample.text,
+            QueryEmbedding.vector,
+            QueryEmbedding.dtype,
+            QueryEmbedding.dim,
+        )
         .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
-        .where(QueryEmbedding.model_version_id == mv_id, QuerySample.window_start >= since,
-               QuerySample.window_start < until)
-        .order_by(QuerySample.id)).all()
-    return ([r[0] for r in rows], [r[1] for r in rows],
-            decode_vectors([(r[2], r[3], r[4]) for r in rows]))
+        .where(
+            QueryEmbedding.model_version_id == mv_id,
+            QuerySample.window_start >= since,
+            QuerySample.window_start < until,
+        )
+        .order_by(QuerySample.id)
+    ).all()
+    return (
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        decode_vectors([(r[2], r[3], r[4]) for r in rows]),
+    )
 
 
 # --------------------------------------------------------------------------- drift
 
 
-def save_drift_run(session: Session, *, metrics: Sequence[dict[str, Any]],
-                   **values: Any) -> int:
+def save_drift_run(session: Session, *, metrics: Sequence[dict[str, Any]], **values: Any) -> int:
     run = DriftRun(**values)
     session.add(run)
     session.flush()
@@ -291,9 +418,18 @@ def save_drift_run(session: Session, *, metrics: Sequence[dict[str, Any]],
 
 
 def drift_run_exists(session: Session, mv_id: int, window_start: datetime, n_cur: int) -> bool:
-    return session.scalar(select(DriftRun.id).where(
-        DriftRun.model_version_id == mv_id, DriftRun.window_start == window_start,
-        DriftRun.n_cur == n_cur).limit(1)) is not None
+    return (
+        session.scalar(
+            select(DriftRun.id)
+            .where(
+                DriftRun.model_version_id == mv_id,
+                DriftRun.window_start == window_start,
+                DriftRun.n_cur == n_cur,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[DriftRunRecord]:
@@ -302,7 +438,8 @@ def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[Drif
         select(DriftRun, ModelVersion.model_name, ModelVersion.version)
         .join(ModelVersion, ModelVersion.id == DriftRun.model_version_id)
         .where(ModelVersion.active.is_(True))
-        .order_by(DriftRun.created_at.desc(), DriftRun.id.desc())).all()
+        .order_by(DriftRun.created_at.desc(), DriftRun.id.desc())
+    ).all()
     picked: list[tuple[DriftRun, str, str]] = []
     counts: dict[int, int] = {}
     for run, model, version in runs:
@@ -313,24 +450,40 @@ def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[Drif
     tests: dict[int, dict[str, dict[str, Any]]] = {i: {} for i in ids}
     if ids:
         for m in session.scalars(select(DriftMetric).where(DriftMetric.run_id.in_(ids))):
-            tests[m.run_id][m.test] = {"statistic": m.statistic, "p_value": m.p_value,
-                                       "threshold": m.threshold, "effect": m.effect,
-                                       "drift": m.drift}
-    return [DriftRunRecord(id=r.id, model=model, version=version,
-                           created_at=as_utc(r.created_at), window_start=as_utc(r.window_start),
-                           verdict=r.verdict, n_ref=r.n_ref, n_cur=r.n_cur, tests=tests[r.id],
-                           explanation=r.explanation)
-            for r, model, version in picked]
+            tests[m.run_id][m.test] = {
+                "statistic": m.statistic,
+                "p_value": m.p_value,
+                "threshold": m.threshold,
+                "effect": m.effect,
+                "drift": m.drift,
+            }
+    return [
+        DriftRunRecord(
+            id=r.id,
+            model=model,
+            version=version,
+            created_at=as_utc(r.created_at),
+            window_start=as_utc(r.window_start),
+            verdict=r.verdict,
+            n_ref=r.n_ref,
+            n_cur=r.n_cur,
+            tests=tests[r.id],
+            explanation=r.explanation,
+        )
+        for r, model, version in picked
+    ]
 
 
 # --------------------------------------------------------------------------- retrieval
 
 
-def save_retrieval_metrics(session: Session, run_id: int,
-                           rows: Iterable[tuple[str, int, float]]) -> None:
+def save_retrieval_metrics(
+    session: Session, run_id: int, rows: Iterable[tuple[str, int, float]]
+) -> None:
     """Store (metric, dims, value) rows of one canary run."""
-    session.add_all(RetrievalMetric(canary_run_id=run_id, metric=m, dims=d, value=v)
-                    for m, d, v in rows)
+    session.add_all(
+        RetrievalMetric(canary_run_id=run_id, metric=m, dims=d, value=v) for m, d, v in rows
+    )
     session.flush()
 
 
@@ -339,9 +492,14 @@ def retrieval_for_runs(session: Session, run_ids: Sequence[int]) -> dict[int, di
     out: dict[int, dict[str, float]] = {}
     if not run_ids:
         return out
-    rows = session.execute(select(RetrievalMetric.canary_run_id, RetrievalMetric.metric,
-                                  RetrievalMetric.dims, RetrievalMetric.value)
-                           .where(RetrievalMetric.canary_run_id.in_(run_ids))).all()
+    rows = session.execute(
+        select(
+            RetrievalMetric.canary_run_id,
+            RetrievalMetric.metric,
+            RetrievalMetric.dims,
+            RetrievalMetric.value,
+        ).where(RetrievalMetric.canary_run_id.in_(run_ids))
+    ).all()
     full: dict[int, int] = {}
     for run_id, _, dims, _ in rows:
         full[run_id] = max(full.get(run_id, 0), dims)
@@ -364,7 +522,8 @@ def changed_canary_sets(session: Session, mv_id: int) -> list[str]:
         select(CanaryRun.verdict, CanarySet.name)
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(CanaryRun.model_version_id == mv_id)
-        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())).all()
+        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
+    ).all()
     latest: dict[str, str] = {}
     for verdict, name in runs:
         latest.setdefault(name, verdict)

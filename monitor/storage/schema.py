@@ -141,9 +141,11 @@ class CanaryBaselineVector(Base):
     __tablename__ = "canary_baseline_vectors"
 
     baseline_id: Mapped[int] = mapped_column(
-        ForeignKey("canary_baselines.id", ondelete="CASCADE"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("canary_items.id", ondelete="CASCADE"),
-                                         primary_key=True)
+        ForeignKey("canary_baselines.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("canary_items.id", ondelete="CASCADE"), primary_key=True
+    )
     dtype: Mapped[str] = mapped_column(String(8))
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
@@ -263,10 +265,10 @@ class QuerySample(Base):
 class QueryEmbedding(Base):
     __tablename__ = "query_embeddings"
 
-    sample_id: Mapped[int] = mapped_column(ForeignKey("query_samples.id", ondelete="CASCADE"),
-                                           primary_key=True)
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"),
-                                                  primary_key=True)
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("query_samples.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
     dtype: Mapped[str] = mapped_column(String(8))
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
@@ -274,8 +276,10 @@ class QueryEmbedding(Base):
 
 class DriftRun(Base):
     __tablename__ = "drift_runs"
-    __table_args__ = (Index(None, "model_version_id", "created_at"),
-                      Index(None, "model_version_id", "window_start"))
+    __table_args__ = (
+        Index(None, "model_version_id", "created_at"),
+        Index(None, "model_version_id", "window_start"),
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
@@ -373,8 +377,11 @@ class JobRun(Base):
     """One execution of a job; a scheduled one claims its (job, slot) exactly once."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (Index(None, "job", "started_at"), Index(None, "job", "status"),
-                      UniqueConstraint("job", "slot_start"))
+    __table_args__ = (
+        Index(None, "job", "started_at"),
+        Index(None, "job", "status"),
+        UniqueConstraint("job", "slot_start"),
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     job: Mapped[str] = mapped_column(String(64))

@@ -68,26 +68,46 @@ class SampleRow:
 # --------------------------------------------------------------------------- files
 
 
-def file_positions(session: Session, source: str,
-                   ) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+def file_positions(
+    session: Session,
+    source: str,
+) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
     """(path -> (inode, offset), path -> fingerprint) of every file the source tracks."""
-    rows = session.execute(select(SourcePosition.path, SourcePosition.inode,
-                                  SourcePosition.offset, SourcePosition.fingerprint)
-                           .where(SourcePosition.source == source)).all()
-    return ({r[0]: (int(r[1]), int(r[2])) for r in rows},
-            {r[0]: r[3] for r in rows if r[3]})
+    rows = session.execute(
+        select(
+            SourcePosition.path,
+            SourcePosition.inode,
+            SourcePosition.offset,
+            SourcePosition.fingerprint,
+        ).where(SourcePosition.source == source)
+    ).all()
+    return ({r[0]: (int(r[1]), int(r[2])) for r in rows}, {r[0]: r[3] for r in rows if r[3]})
 
 
-def replace_file_positions(session: Session, source: str,
-                           positions: dict[str, tuple[int, int]],
-                           fingerprints: dict[str, str], now: datetime) -> None:
+def replace_file_positions(
+    session: Session,
+    source: str,
+    positions: dict[str, tuple[int, int]],
+    fingerprints: dict[str, str],
+    now: datetime,
+) -> None:
     """Make the stored positions exactly ``positions`` (files no longer tracked go)."""
     session.execute(delete(SourcePosition).where(SourcePosition.source == source))
     if positions:
-        session.execute(insert(_table(SourcePosition)), [
-            {"source": source, "path": path, "inode": inode, "offset": offset,
-             "fingerprint": fingerprints.get(path) or None, "updated_at": now}
-            for path, (inode, offset) in positions.items()])
+        session.execute(
+            insert(_table(SourcePosition)),
+            [
+                {
+                    "source": source,
+                    "path": path,
+                    "inode": inode,
+                    "offset": offset,
+                    "fingerprint": fingerprints.get(path) or None,
+                    "updated_at": now,
+                }
+                for path, (inode, offset) in positions.items()
+            ],
+        )
 
 
 # --------------------------------------------------------------------------- SQL watermarks
@@ -98,23 +118,29 @@ def get_watermark(session: Session, source: str) -> str | None:
 
 
 def set_watermark(session: Session, source: str, value: str, now: datetime) -> None:
-    done = session.execute(update(SourceWatermark).where(SourceWatermark.source == source)
-                           .values(value=value, updated_at=now))
+    done = session.execute(
+        update(SourceWatermark)
+        .where(SourceWatermark.source == source)
+        .values(value=value, updated_at=now)
+    )
     if not done.rowcount:  # type: ignore[attr-defined]
-        session.execute(insert(SourceWatermark).values(source=source, value=value,
-                                                       updated_at=now))
+        session.execute(insert(SourceWatermark).values(source=source, value=value, updated_at=now))
 
 
 # --------------------------------------------------------------------------- reservoirs
 
 
-def strata(session: Session, source: str,
-           window_starts: Sequence[datetime]) -> dict[datetime, set[str]]:
+def strata(
+    session: Session, source: str, window_starts: Sequence[datetime]
+) -> dict[datetime, set[str]]:
     """The strata that already have a reservoir, per window."""
     out: dict[datetime, set[str]] = {w: set() for w in window_starts}
     if window_starts:
-        rows = session.execute(select(SampleWindow.window_start, SampleWindow.stratum).where(
-            SampleWindow.source == source, SampleWindow.window_start.in_(window_starts))).all()
+        rows = session.execute(
+            select(SampleWindow.window_start, SampleWindow.stratum).where(
+                SampleWindow.source == source, SampleWindow.window_start.in_(window_starts)
+            )
+        ).all()
         for start, stratum in rows:
             out.setdefault(as_utc(start), set()).add(stratum)
     return out
@@ -134,32 +160,49 @@ def _upsert(session: Session, table: Table) -> Any:
 
 def add_counts(session: Session, source: str, counts: dict[str, int]) -> None:
     """Add to the source's counters in the database (``value = value + n``: no lost update)."""
-    rows = [{"source": source, "counter": k, "value": int(v)}
-            for k, v in sorted(counts.items()) if v]
+    rows = [
+        {"source": source, "counter": k, "value": int(v)} for k, v in sorted(counts.items()) if v
+    ]
     if rows:
         stmt = _upsert(session, _table(SourceCounter))
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["source", "counter"],
-            set_={"value": _table(SourceCounter).c.value + stmt.excluded.value}), rows)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["source", "counter"],
+                set_={"value": _table(SourceCounter).c.value + stmt.excluded.value},
+            ),
+            rows,
+        )
 
 
-def open_windows(session: Session, source: str,
-                 keys: Iterable[tuple[datetime, str]]) -> dict[tuple[datetime, str], WindowState]:
+def open_windows(
+    session: Session, source: str, keys: Iterable[tuple[datetime, str]]
+) -> dict[tuple[datetime, str], WindowState]:
     """The reservoir state of each (window start, stratum), created empty where missing."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    session.execute(_upsert(session, _table(SampleWindow)).on_conflict_do_nothing(), [
-        {"source": source, "window_start": w, "stratum": st, "seen": 0, "kept": 0}
-        for w, st in wanted])
+    session.execute(
+        _upsert(session, _table(SampleWindow)).on_conflict_do_nothing(),
+        [
+            {"source": source, "window_start": w, "stratum": st, "seen": 0, "kept": 0}
+            for w, st in wanted
+        ],
+    )
     out: dict[tuple[datetime, str], WindowState] = {}
     for start in range(0, len(wanted), 200):
-        part = wanted[start:start + 200]
+        part = wanted[start : start + 200]
         rows = session.execute(
-            select(SampleWindow.id, SampleWindow.window_start, SampleWindow.stratum,
-                   SampleWindow.seen, SampleWindow.kept)
-            .where(SampleWindow.source == source,
-                   tuple_(SampleWindow.window_start, SampleWindow.stratum).in_(part))).all()
+            select(
+                SampleWindow.id,
+                SampleWindow.window_start,
+                SampleWindow.stratum,
+                SampleWindow.seen,
+                SampleWindow.kept,
+            ).where(
+                SampleWindow.source == source,
+                tuple_(SampleWindow.window_start, SampleWindow.stratum).in_(part),
+            )
+        ).all()
         for wid, ws, stratum, seen, kept in rows:
             out[(as_utc(ws), stratum)] = WindowState(int(wid), int(seen), int(kept))
     return out
@@ -167,18 +210,21 @@ def open_windows(session: Session, source: str,
 
 def slot_hashes(session: Session, window_id: int) -> dict[int, str]:
     """slot -> text hash of one reservoir (at most its cap rows)."""
-    rows = session.execute(select(QuerySample.slot, QuerySample.text_hash)
-                           .where(QuerySample.window_id == window_id)).all()
+    rows = session.execute(
+        select(QuerySample.slot, QuerySample.text_hash).where(QuerySample.window_id == window_id)
+    ).all()
     return {int(slot): h for slot, h in rows}
 
 
-def advance_window(session: Session, window_id: int, expected_seen: int, seen: int,
-                   kept: int) -> bool:
+def advance_window(
+    session: Session, window_id: int, expected_seen: int, seen: int, kept: int
+) -> bool:
     """Set the reservoir's counts if nobody moved it since ``expected_seen`` was read."""
-    done = session.execute(update(SampleWindow)
-                           .where(SampleWindow.id == window_id,
-                                  SampleWindow.seen == expected_seen)
-                           .values(seen=seen, kept=kept))
+    done = session.execute(
+        update(SampleWindow)
+        .where(SampleWindow.id == window_id, SampleWindow.seen == expected_seen)
+        .values(seen=seen, kept=kept)
+    )
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -191,15 +237,29 @@ def write_samples(session: Session, rows: Sequence[SampleRow]) -> dict[tuple[int
         by_window.setdefault(r.window_id, []).append(r.slot)
     for window_id, slots in by_window.items():
         for start in range(0, len(slots), 500):
-            session.execute(delete(QuerySample).where(
-                QuerySample.window_id == window_id,
-                QuerySample.slot.in_(slots[start:start + 500])))
+            session.execute(
+                delete(QuerySample).where(
+                    QuerySample.window_id == window_id,
+                    QuerySample.slot.in_(slots[start : start + 500]),
+                )
+            )
     table = _table(QuerySample)
     result = session.execute(
         insert(table).returning(table.c.id, table.c.window_id, table.c.slot),
-        [{"window_id": r.window_id, "source": r.source, "window_start": r.window_start,
-          "slot": r.slot, "event_time": r.event_time, "text_hash": r.text_hash,
-          "text": r.text, "meta": r.meta} for r in rows])
+        [
+            {
+                "window_id": r.window_id,
+                "source": r.source,
+                "window_start": r.window_start,
+                "slot": r.slot,
+                "event_time": r.event_time,
+                "text_hash": r.text_hash,
+                "text": r.text,
+                "meta": r.meta,
+            }
+            for r in rows
+        ],
+    )
     return {(int(w), int(slot)): int(i) for i, w, slot in result.all()}
 
 
@@ -208,8 +268,15 @@ def save_vectors(session: Session, rows: Iterable[tuple[int, int, np.ndarray]]) 
     values = []
     for sample_id, mv_id, vec in rows:
         blob, dtype, dim = encode_vector(vec)
-        values.append({"sample_id": sample_id, "model_version_id": mv_id, "dtype": dtype,
-                       "dim": dim, "vector": blob})
+        values.append(
+            {
+                "sample_id": sample_id,
+                "model_version_id": mv_id,
+                "dtype": dtype,
+                "dim": dim,
+                "vector": blob,
+            }
+        )
     if values:
         session.execute(insert(_table(QueryEmbedding)), values)
     return len(values)

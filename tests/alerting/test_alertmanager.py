@@ -50,11 +50,17 @@ receivers:
       - url: {receiver.url}
         send_resolved: true
 """)
-    proc = subprocess.Popen([BINARY, f"--config.file={tmp_path / 'am.yml'}",
-                             f"--storage.path={tmp_path / 'am-data'}",
-                             f"--web.listen-address=127.0.0.1:{port}",
-                             "--cluster.listen-address="],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            f"--config.file={tmp_path / 'am.yml'}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -86,11 +92,12 @@ def _wait_for(receiver: Receiver, status: str, timeout: float = 30) -> dict[str,
     raise AssertionError(f"no {status} webhook from Alertmanager; got {receiver.bodies()}")
 
 
-def test_push_fire_and_resolve_through_alertmanager(tmp_path: Path, alertmanager: str,
-                                                   receiver: Receiver) -> None:
+def test_push_fire_and_resolve_through_alertmanager(
+    tmp_path: Path, alertmanager: str, receiver: Receiver
+) -> None:
     (tmp_path / "c.toml").write_text(f"""
 [database]
-url = "sqlite:///{tmp_path / 'a.db'}"
+url = "sqlite:///{tmp_path / "a.db"}"
 [[alerts.sinks]]
 name = "am"
 kind = "alertmanager"
@@ -101,12 +108,26 @@ url = "{alertmanager}"
     upgrade(db)
     clock = FixedClock(datetime.now(UTC))  # Alertmanager judges startsAt/endsAt in real time
     ctx = JobContext(settings=settings, db=db, clock=clock)
-    labels = {"model": "prod", "model_version": "v1", "alertname": "EmbeddingQueryDrift",
-              "severity": "warning"}
-    firing = Transition(rule="EmbeddingQueryDrift", fingerprint="fp1", labels=labels,
-                        severity="warning", state="firing", streak=2, value=1.0,
-                        summary="Query drift on prod (v1)", result_id=1, existing=None,
-                        notify="firing", description="two runs")
+    labels = {
+        "model": "prod",
+        "model_version": "v1",
+        "alertname": "EmbeddingQueryDrift",
+        "severity": "warning",
+    }
+    firing = Transition(
+        rule="EmbeddingQueryDrift",
+        fingerprint="fp1",
+        labels=labels,
+        severity="warning",
+        state="firing",
+        streak=2,
+        value=1.0,
+        summary="Query drift on prod (v1)",
+        result_id=1,
+        existing=None,
+        notify="firing",
+        description="two runs",
+    )
     try:
         with db.transaction() as s:
             write_transitions(s, [firing], settings.alerts.sinks, clock.now())
@@ -129,10 +150,19 @@ url = "{alertmanager}"
 
         with db.read() as s:
             (record,) = ops.active_alerts(s)
-        resolved = Transition(rule=record.rule, fingerprint="fp1", labels=labels,
-                              severity="warning", state="resolved", streak=0, value=0.0,
-                              summary=record.summary, result_id=2, existing=record,
-                              notify="resolved")
+        resolved = Transition(
+            rule=record.rule,
+            fingerprint="fp1",
+            labels=labels,
+            severity="warning",
+            state="resolved",
+            streak=0,
+            value=0.0,
+            summary=record.summary,
+            result_id=2,
+            existing=record,
+            notify="resolved",
+        )
         clock.set(datetime.now(UTC))
         with db.transaction() as s:
             write_transitions(s, [resolved], settings.alerts.sinks, clock.now())

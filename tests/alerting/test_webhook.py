@@ -21,11 +21,15 @@ def test_signature_known_answer_and_verification() -> None:
     import hashlib
     import hmac
 
-    expected = base64.b64encode(hmac.new(b"key", b'msg_1.1700000000.{"a":1}',
-                                         hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(b"key", b'msg_1.1700000000.{"a":1}', hashlib.sha256).digest()
+    ).decode()
     assert sig == "v1," + expected
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000",
-               "webhook-signature": "v1,bogus " + sig}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": "1700000000",
+        "webhook-signature": "v1,bogus " + sig,
+    }
     assert verify_signature("key", headers, b'{"a":1}', now=1700000100)
     assert not verify_signature("key", headers, b'{"a":2}', now=1700000100)
     assert not verify_signature("other", headers, b'{"a":1}', now=1700000100)
@@ -36,8 +40,9 @@ def test_signature_known_answer_and_verification() -> None:
 def test_sender_signs_what_it_sends(receiver) -> None:  # type: ignore[no-untyped-def]
     sender = WebhookSender()
     try:
-        status = sender.send(receiver.url, {"hello": "world"}, msg_id="msg_abc", secret=SECRET,
-                             now=NOW, timeout=5)
+        status = sender.send(
+            receiver.url, {"hello": "world"}, msg_id="msg_abc", secret=SECRET, now=NOW, timeout=5
+        )
     finally:
         sender.close()
     assert status == 204

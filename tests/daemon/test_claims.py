@@ -21,15 +21,25 @@ def test_a_slot_is_claimed_once_and_a_live_lease_blocks_the_next(db: Database) -
     with db.transaction() as s:
         assert ops.claim_job_run(s, "drift", "b", T, T, T + LEASE) is None, "same slot"
         nxt = T + timedelta(minutes=1)
-        assert ops.claim_job_run(s, "drift", "b", T + timedelta(seconds=5), nxt,
-                                 T + LEASE) is None, "first run still holds its lease"
+        assert (
+            ops.claim_job_run(s, "drift", "b", T + timedelta(seconds=5), nxt, T + LEASE) is None
+        ), "first run still holds its lease"
         assert ops.claim_job_run(s, "sample", "b", T, T, T + LEASE) is not None, "other job"
     assert first is not None
     with db.transaction() as s:
         ops.finish_job_run(s, first, "ok", T + timedelta(seconds=10))
     with db.transaction() as s:
-        assert ops.claim_job_run(s, "drift", "b", T + timedelta(minutes=1),
-                                 T + timedelta(minutes=1), T + timedelta(minutes=2)) is not None
+        assert (
+            ops.claim_job_run(
+                s,
+                "drift",
+                "b",
+                T + timedelta(minutes=1),
+                T + timedelta(minutes=1),
+                T + timedelta(minutes=2),
+            )
+            is not None
+        )
 
 
 def test_an_expired_lease_is_abandoned_and_the_next_slot_runs_elsewhere(db: Database) -> None:
@@ -38,8 +48,9 @@ def test_an_expired_lease_is_abandoned_and_the_next_slot_runs_elsewhere(db: Data
         ops.extend_lease(s, dead, T + LEASE)  # type: ignore[arg-type]
     later = T + LEASE + timedelta(seconds=1)
     with db.transaction() as s:
-        survivor = ops.claim_job_run(s, "canary", "b", later, T + timedelta(minutes=1),
-                                     later + LEASE)
+        survivor = ops.claim_job_run(
+            s, "canary", "b", later, T + timedelta(minutes=1), later + LEASE
+        )
     assert survivor is not None
     with db.read() as s:
         rows = {r.replica: r.status for r in s.scalars(select(JobRun))}
@@ -48,8 +59,13 @@ def test_an_expired_lease_is_abandoned_and_the_next_slot_runs_elsewhere(db: Data
 
 def test_scheduler_jobs_triggers_and_options() -> None:
     specs = [("sample", "30s"), ("drift", "cron:*/15 * * * *")]
-    sched = build_scheduler(specs, lambda name: None, misfire_grace=timedelta(minutes=5),
-                            jitter=timedelta(seconds=3), first_run=T)
+    sched = build_scheduler(
+        specs,
+        lambda name: None,
+        misfire_grace=timedelta(minutes=5),
+        jitter=timedelta(seconds=3),
+        first_run=T,
+    )
     sched.start(paused=True)
     try:
         jobs = {j.id: j for j in sched.get_jobs()}

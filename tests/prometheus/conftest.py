@@ -74,15 +74,33 @@ class DemoProcess:
         self.log = folder / "demo.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "demo", "--serve",
-                 "--listen", self.url.removeprefix("http://"), "--dir", str(self.folder)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                cwd=folder)
+                [
+                    sys.executable,
+                    "-m",
+                    "monitor",
+                    "demo",
+                    "--serve",
+                    "--listen",
+                    self.url.removeprefix("http://"),
+                    "--dir",
+                    str(self.folder),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=folder,
+            )
 
     def ready(self) -> DemoAgent:
         """Wait until the demo's six phases have run and it keeps serving /metrics."""
-        wait_for(lambda: "Serving http" in self.log.read_text(errors="replace"),
-                 DEMO_TIMEOUT, "the demo agent serving /metrics", self.proc, self.log)
+        wait_for(
+            lambda: "Serving http" in self.log.read_text(errors="replace"),
+            DEMO_TIMEOUT,
+            "the demo agent serving /metrics",
+            self.proc,
+            self.log,
+        )
         return DemoAgent(self.url, self.database_url, self.folder)
 
 
@@ -115,8 +133,10 @@ def demo(demo_process: DemoProcess) -> DemoAgent:
 def postgres_demo(request: pytest.FixtureRequest) -> DemoAgent:
     """The demo agent that wrote to PostgreSQL (skipped without DRIFTMON_TEST_POSTGRES_URL)."""
     if not POSTGRES_URL:
-        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
-                    "postgresql://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
+            "postgresql://postgres@127.0.0.1:5432/test)"
+        )
     agent: DemoAgent = request.getfixturevalue("demo")
     assert agent.database_url is not None
     return agent
@@ -125,11 +145,13 @@ def postgres_demo(request: pytest.FixtureRequest) -> DemoAgent:
 def prometheus_config(target: str) -> str:
     """alerts/prometheus.yml, with fast intervals, the given target and absolute paths."""
     text = (ALERTS / "prometheus.yml").read_text()
-    for old, new in (("scrape_interval: 30s", "scrape_interval: 1s"),
-                     ("scrape_timeout: 10s", "scrape_timeout: 1s"),
-                     ("evaluation_interval: 30s", "evaluation_interval: 1s"),
-                     ('"127.0.0.1:9108"', f'"{target}"'),
-                     ("- driftmon.rules.yml", f"- {RULES}")):
+    for old, new in (
+        ("scrape_interval: 30s", "scrape_interval: 1s"),
+        ("scrape_timeout: 10s", "scrape_timeout: 1s"),
+        ("evaluation_interval: 30s", "evaluation_interval: 1s"),
+        ('"127.0.0.1:9108"', f'"{target}"'),
+        ("- driftmon.rules.yml", f"- {RULES}"),
+    ):
         assert text.count(old) == 1, f"alerts/prometheus.yml no longer contains {old!r} once"
         text = text.replace(old, new)
     return text
@@ -144,8 +166,9 @@ def _ready(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def prometheus(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prometheus(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A real Prometheus scraping the demo agent every second, with alerts/ rules loaded."""
     binary = tool("prometheus")  # before starting the demo, which takes a while
     demo: DemoProcess = request.getfixturevalue("demo_process")
@@ -157,15 +180,34 @@ def prometheus(request: pytest.FixtureRequest,
     log = folder / "prometheus.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=folder)
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={folder / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=folder,
+        )
     try:  # Prometheus scrapes the demo while it runs; both must be ready
         demo.ready()
-        wait_for(lambda: httpx.get(url + "/-/ready", timeout=2).status_code == 200,
-                 PROMETHEUS_TIMEOUT, "Prometheus ready", proc, log)
-        wait_for(lambda: _ready(url), PROMETHEUS_TIMEOUT,
-                 f"{SCRAPES_WANTED} good scrapes of the agent and evaluated rules", proc, log)
+        wait_for(
+            lambda: httpx.get(url + "/-/ready", timeout=2).status_code == 200,
+            PROMETHEUS_TIMEOUT,
+            "Prometheus ready",
+            proc,
+            log,
+        )
+        wait_for(
+            lambda: _ready(url),
+            PROMETHEUS_TIMEOUT,
+            f"{SCRAPES_WANTED} good scrapes of the agent and evaluated rules",
+            proc,
+            log,
+        )
         yield url
     finally:
         stop(proc)

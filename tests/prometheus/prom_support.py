@@ -51,8 +51,9 @@ def query(url: str, promql: str, **params: str) -> list[dict[str, Any]]:
 
 def generator() -> ModuleType:
     """grafana/generate.py, loaded from its path (grafana/ is data, not a package)."""
-    spec = importlib.util.spec_from_file_location("driftmon_grafana_generate",
-                                                  GRAFANA / "generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "driftmon_grafana_generate", GRAFANA / "generate.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -61,8 +62,9 @@ def generator() -> ModuleType:
 
 def dashboards() -> dict[str, dict[str, Any]]:
     """File name -> committed dashboard JSON."""
-    return {p.name: json.loads(p.read_text())
-            for p in sorted((GRAFANA / "dashboards").glob("*.json"))}
+    return {
+        p.name: json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))
+    }
 
 
 def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -99,14 +101,18 @@ def free_port() -> int:
         return port
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str,
-             proc: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+def wait_for(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll ``check`` until it is true; fail naming ``what`` (and the log) otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with {proc.returncode}\n"
-                                 f"{tail(log)}")
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}\n{tail(log)}")
         try:
             if check():
                 return

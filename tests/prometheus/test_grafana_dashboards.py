@@ -34,8 +34,12 @@ def test_committed_dashboards_equal_the_generators_output() -> None:
 
 def test_four_dashboards_with_unique_uids_and_titles() -> None:
     boards = dashboards()
-    assert sorted(boards) == ["driftmon-agent.json", "driftmon-canary.json",
-                              "driftmon-drift.json", "driftmon-overview.json"]
+    assert sorted(boards) == [
+        "driftmon-agent.json",
+        "driftmon-canary.json",
+        "driftmon-drift.json",
+        "driftmon-overview.json",
+    ]
     uids = [b["uid"] for b in boards.values()]
     titles = [b["title"] for b in boards.values()]
     assert len(set(uids)) == len(uids) and all(8 <= len(u) <= 40 for u in uids)
@@ -45,8 +49,12 @@ def test_four_dashboards_with_unique_uids_and_titles() -> None:
 
 
 def _overlap(a: dict[str, int], b: dict[str, int]) -> bool:
-    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
 
 
 def test_panels_are_described_placed_and_bound_to_a_datasource_variable() -> None:
@@ -82,8 +90,9 @@ def test_every_variable_used_is_defined_and_model_boards_have_both_model_variabl
             if v["type"] == "query":
                 assert v["multi"] and v["includeAll"] and "allValue" not in v, (name, v)
                 for used in re.findall(r"\$(\w+)", v["query"]):
-                    assert used in defined and list(defined).index(used) < list(
-                        defined).index(v["name"]), (name, v["name"], used)
+                    assert used in defined and list(defined).index(used) < list(defined).index(
+                        v["name"]
+                    ), (name, v["name"], used)
         for p in panels(board):
             for t in p.get("targets", []):
                 text = t.get("expr", "") + t.get("rawSql", "")
@@ -104,8 +113,15 @@ def test_every_metric_on_a_dashboard_exists() -> None:
         for v in board["templating"]["list"]:
             if v["type"] == "query":
                 used |= metric_names(v["query"])
-    known = set(CATALOGUE) | set(METER_CATALOGUE) | {
-        f"{name}_bucket" for name, (kind, _, _) in METER_CATALOGUE.items() if kind == "histogram"}
+    known = (
+        set(CATALOGUE)
+        | set(METER_CATALOGUE)
+        | {
+            f"{name}_bucket"
+            for name, (kind, _, _) in METER_CATALOGUE.items()
+            if kind == "histogram"
+        }
+    )
     assert used and used <= known, sorted(used - known)
 
 

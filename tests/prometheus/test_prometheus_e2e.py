@@ -98,16 +98,20 @@ def test_verdict_panels_encode_what_the_demo_ended_with(prometheus: str) -> None
 
 
 def _alerts(url: str) -> list[dict[str, Any]]:
-    alerts: list[dict[str, Any]] = httpx.get(url + "/api/v1/alerts",
-                                             timeout=10).json()["data"]["alerts"]
+    alerts: list[dict[str, Any]] = httpx.get(url + "/api/v1/alerts", timeout=10).json()["data"][
+        "alerts"
+    ]
     return alerts
 
 
 def test_the_silent_model_change_alert_fires(prometheus: str) -> None:
     deadline = time.monotonic() + 20
     while True:
-        firing = [a for a in _alerts(prometheus) if a["state"] == "firing"
-                  and a["labels"]["alertname"] == "EmbeddingSilentModelChange"]
+        firing = [
+            a
+            for a in _alerts(prometheus)
+            if a["state"] == "firing" and a["labels"]["alertname"] == "EmbeddingSilentModelChange"
+        ]
         if firing or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -118,8 +122,7 @@ def test_the_silent_model_change_alert_fires(prometheus: str) -> None:
     assert alert["annotations"]["runbook_url"].endswith("#embeddingsilentmodelchange")
     # the demo's clock stopped in January 2026, so its jobs look long stale
     assert any(a["labels"]["alertname"] == "DriftmonJobStale" for a in _alerts(prometheus))
-    assert not any(a["labels"]["alertname"] == "DriftmonAgentDown"
-                   for a in _alerts(prometheus))
+    assert not any(a["labels"]["alertname"] == "DriftmonAgentDown" for a in _alerts(prometheus))
 
 
 def test_prometheus_loaded_every_rule_and_evaluates_it_without_error(prometheus: str) -> None:
@@ -137,8 +140,14 @@ def test_prometheus_loaded_every_rule_and_evaluates_it_without_error(prometheus:
 def test_promtool_check_metrics_passes_on_a_real_scrape(promtool: str, demo: DemoAgent) -> None:
     scrape = httpx.get(demo.url + "/metrics", timeout=10)
     assert scrape.status_code == 200 and "driftmon_canary_verdict{" in scrape.text
-    done = subprocess.run([promtool, "check", "metrics"], input=scrape.text,
-                          capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=scrape.text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
 
@@ -155,11 +164,17 @@ SQL_VARIABLES = {
 
 def _grafana_sql(raw: str, values: dict[str, list[str]], start: str, end: str) -> str:
     """Expand Grafana's PostgreSQL macros and multi-value variables (quoted, comma-joined)."""
-    sql = re.sub(r"\$__timeFilter\(([^)]+)\)",
-                 lambda m: f"{m.group(1).strip()} BETWEEN '{start}' AND '{end}'", raw)
+    sql = re.sub(
+        r"\$__timeFilter\(([^)]+)\)",
+        lambda m: f"{m.group(1).strip()} BETWEEN '{start}' AND '{end}'",
+        raw,
+    )
     sql = sql.replace("$__timeFrom()", f"'{start}'").replace("$__timeTo()", f"'{end}'")
-    return re.sub(r"\$(\w+)", lambda m: ",".join(
-        "'" + v.replace("'", "''") + "'" for v in values[m.group(1)]), sql)
+    return re.sub(
+        r"\$(\w+)",
+        lambda m: ",".join("'" + v.replace("'", "''") + "'" for v in values[m.group(1)]),
+        sql,
+    )
 
 
 def test_every_sql_panel_returns_rows(postgres_demo: DemoAgent) -> None:
@@ -175,8 +190,10 @@ def test_every_sql_panel_returns_rows(postgres_demo: DemoAgent) -> None:
     empty, checked = [], 0
     try:
         with engine.connect() as conn:
-            values = {name: [str(r[0]) for r in conn.exec_driver_sql(q)]
-                      for name, q in SQL_VARIABLES.items()}
+            values = {
+                name: [str(r[0]) for r in conn.exec_driver_sql(q)]
+                for name, q in SQL_VARIABLES.items()
+            }
             assert all(values.values()), values
             for name, panel, target in targets(SQL_TYPE):
                 sql = _grafana_sql(target["rawSql"], values, start, end)

@@ -16,8 +16,9 @@ RUNBOOK_URL = "https://github.com/driftmon/driftmon/blob/main/alerts/RUNBOOK.md#
 
 
 def _promtool(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool, *args], cwd=ALERTS, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [promtool, *args], cwd=ALERTS, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_promtool_check_rules_passes(promtool: str) -> None:
@@ -56,7 +57,8 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case() -> None:
         cases.setdefault(name.group(1), set()).add(kind)
     for name in alert_blocks():
         assert cases.get(name) == {"fires", "quiet"}, (
-            f"{name}: promtool cases {sorted(cases.get(name, ()))}, want both")
+            f"{name}: promtool cases {sorted(cases.get(name, ()))}, want both"
+        )
 
 
 def test_every_metric_in_the_rules_exists() -> None:

@@ -40,9 +40,13 @@ def make_provider(server: FakeEmbeddingServer, fake_time: FakeTime) -> Iterator[
 
     def make(provider: str = "openai", *, base_url: str | None = None, **overrides: Any) -> Any:
         settings = model_settings(provider, base_url or server.url, **overrides)
-        runtime = Runtime(sleep=fake_time.sleep, monotonic=fake_time.monotonic,
-                          clock=FakeClock(fake_time), rng=random.Random(7),
-                          environ={KEY_ENV: KEY})
+        runtime = Runtime(
+            sleep=fake_time.sleep,
+            monotonic=fake_time.monotonic,
+            clock=FakeClock(fake_time),
+            rng=random.Random(7),
+            environ={KEY_ENV: KEY},
+        )
         p = build_provider(settings, runtime)
         created.append(p)
         return p

@@ -73,9 +73,16 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeEmbeddingServer:
     """Serves OpenAI, Azure, TEI, Ollama, Cohere and Voyage routes from one port."""
 
-    def __init__(self, dim: int = 8, *, api_key: str | None = None, latency: float = 0.0,
-                 model: str = "fake-embed-v1", record: bool = True,
-                 cache_responses: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int = 8,
+        *,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        model: str = "fake-embed-v1",
+        record: bool = True,
+        cache_responses: bool = False,
+    ) -> None:
         self.dim = dim
         self.api_key = api_key
         self.latency = latency
@@ -94,8 +101,9 @@ class FakeEmbeddingServer:
         self._cache: dict[tuple[str, str, int], np.ndarray] = {}
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -131,8 +139,9 @@ class FakeEmbeddingServer:
         key = (self.model, text, dim or self.dim)
         hit = self._cache.get(key)
         if hit is None:
-            seed = int.from_bytes(hashlib.blake2b(f"{self.model}\0{text}".encode(),
-                                                  digest_size=8).digest(), "little")
+            seed = int.from_bytes(
+                hashlib.blake2b(f"{self.model}\0{text}".encode(), digest_size=8).digest(), "little"
+            )
             hit = np.random.default_rng(seed).standard_normal(key[2]).astype("<f4")
             self._cache[key] = hit
         return hit
@@ -162,8 +171,9 @@ class FakeEmbeddingServer:
             return
         self._send(h, *answer)
 
-    def respond(self, method: str, target: str, headers: dict[str, str],
-                raw: bytes) -> tuple[Any, ...] | None:
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[Any, ...] | None:
         """(status, payload[, headers]) for one request; None drops the connection."""
         parts = urlsplit(target)
         hit = self._responses.get((parts.path, raw)) if self.cache_responses else None
@@ -177,27 +187,42 @@ class FakeEmbeddingServer:
             return 400, {"error": "bad json"}, {}
         if self.record:
             with self._lock:
-                self.requests.append(Recorded(method, parts.path, parse_qs(parts.query),
-                                              headers, body))
+                self.requests.append(
+                    Recorded(method, parts.path, parse_qs(parts.query), headers, body)
+                )
         route = self._route(method, parts.path)
         if route is None:
             return (404, {"error": f"no route {method} {parts.path}"})
         denied = self._auth(route, headers)
         if denied is not None:
-            return (401, {"error": {"message": f"Incorrect API key provided: "
-                                                            f"{denied}", "type": "auth"}})
+            return (
+                401,
+                {"error": {"message": f"Incorrect API key provided: {denied}", "type": "auth"}},
+            )
         if route in ("tei-info", "ollama-tags"):
             fault = self._fault_for(route, [])
             if fault and fault.kind == "status":
                 return (fault.status, {"error": "injected"})
         if route == "tei-info":
-            return (200, {"model_id": "fake/" + self.model, "model_sha": self.sha,
-                                       "model_dtype": "float32",
-                                       "max_client_batch_size": self.max_client_batch_size})
+            return (
+                200,
+                {
+                    "model_id": "fake/" + self.model,
+                    "model_sha": self.sha,
+                    "model_dtype": "float32",
+                    "max_client_batch_size": self.max_client_batch_size,
+                },
+            )
         if route == "ollama-tags":
-            return (200, {"models": [
-                {"name": "other:latest", "digest": "sha256:0"},
-                {"name": self.tag + ":latest", "digest": "sha256:" + self.sha}]})
+            return (
+                200,
+                {
+                    "models": [
+                        {"name": "other:latest", "digest": "sha256:0"},
+                        {"name": self.tag + ":latest", "digest": "sha256:" + self.sha},
+                    ]
+                },
+            )
         if route == "azure" and not parse_qs(parts.query).get("api-version"):
             return (400, {"error": {"message": "api-version is required"}})
         with self._lock:
@@ -215,9 +240,14 @@ class FakeEmbeddingServer:
             return {"/info": "tei-info", "/api/tags": "ollama-tags"}.get(path)
         if path.startswith("/openai/deployments/") and path.endswith("/embeddings"):
             return "azure"
-        return {"/v1/embeddings": "openai", "/openai/v1/embeddings": "azure-v1",
-                "/embed": "tei", "/api/embed": "ollama", "/v2/embed": "cohere",
-                "/voyage/v1/embeddings": "voyage"}.get(path)
+        return {
+            "/v1/embeddings": "openai",
+            "/openai/v1/embeddings": "azure-v1",
+            "/embed": "tei",
+            "/api/embed": "ollama",
+            "/v2/embed": "cohere",
+            "/voyage/v1/embeddings": "voyage",
+        }.get(path)
 
     def _auth(self, route: str, headers: dict[str, str]) -> str | None:
         """None if allowed, else the credential presented (echoed, as some APIs do)."""
@@ -229,8 +259,9 @@ class FakeEmbeddingServer:
             given = headers.get("authorization", "").removeprefix("Bearer ")
         return None if given == self.api_key else given
 
-    def _embed(self, route: str, body: dict[str, Any],
-               key: tuple[str, bytes]) -> tuple[Any, ...] | None:
+    def _embed(
+        self, route: str, body: dict[str, Any], key: tuple[str, bytes]
+    ) -> tuple[Any, ...] | None:
         texts = body.get("input") or body.get("inputs") or body.get("texts") or []
         if isinstance(texts, str):
             texts = [texts]
@@ -243,8 +274,13 @@ class FakeEmbeddingServer:
         if fault and fault.kind == "drop":
             return None
         if fault and fault.kind == "status":
-            payload = fault.body if fault.body is not None else json.dumps(
-                {"error": {"message": f"injected {fault.status}", "type": "server_error"}})
+            payload = (
+                fault.body
+                if fault.body is not None
+                else json.dumps(
+                    {"error": {"message": f"injected {fault.status}", "type": "server_error"}}
+                )
+            )
             return (fault.status, payload, fault.headers)
         if not texts:
             return (400, {"error": "empty batch"})
@@ -268,40 +304,67 @@ class FakeEmbeddingServer:
             self._responses[key] = (text, extra)
         return (200, text, extra)
 
-    def _payload(self, route: str, body: dict[str, Any], vectors: list[np.ndarray],
-                 tokens: int, fault: Fault | None) -> tuple[Any, dict[str, str]]:
+    def _payload(
+        self,
+        route: str,
+        body: dict[str, Any],
+        vectors: list[np.ndarray],
+        tokens: int,
+        fault: Fault | None,
+    ) -> tuple[Any, dict[str, str]]:
         b64 = body.get("encoding_format") == "base64"
 
         def enc(v: np.ndarray, as_b64: bool) -> Any:
             return base64.b64encode(v.astype("<f4").tobytes()).decode() if as_b64 else v.tolist()
 
         if route in ("openai", "azure", "azure-v1", "voyage"):
-            data = [{"object": "embedding", "index": i, "embedding": enc(v, b64)}
-                    for i, v in enumerate(vectors)]
+            data = [
+                {"object": "embedding", "index": i, "embedding": enc(v, b64)}
+                for i, v in enumerate(vectors)
+            ]
             if fault and fault.kind == "shuffle":
                 random.Random(len(data)).shuffle(data)
                 if len(data) > 1 and data[0]["index"] == 0:
                     data.reverse()
             if fault and fault.kind == "bad_index" and len(data) > 1:
                 data[1]["index"] = data[0]["index"]
-            usage = ({"total_tokens": tokens} if route == "voyage"
-                     else {"prompt_tokens": tokens, "total_tokens": tokens})
-            return ({"object": "list", "model": self.model, "data": data, "usage": usage},
-                    {"openai-model": self.model} if route == "openai" else {})
+            usage = (
+                {"total_tokens": tokens}
+                if route == "voyage"
+                else {"prompt_tokens": tokens, "total_tokens": tokens}
+            )
+            return (
+                {"object": "list", "model": self.model, "data": data, "usage": usage},
+                {"openai-model": self.model} if route == "openai" else {},
+            )
         if route == "tei":
             return [v.tolist() for v in vectors], {"x-compute-tokens": str(tokens)}
         if route == "ollama":
-            return ({"model": self.model, "embeddings": [v.tolist() for v in vectors],
-                     "prompt_eval_count": tokens, "total_duration": 1000}, {})
+            return (
+                {
+                    "model": self.model,
+                    "embeddings": [v.tolist() for v in vectors],
+                    "prompt_eval_count": tokens,
+                    "total_duration": 1000,
+                },
+                {},
+            )
         types = body.get("embedding_types") or ["float"]
         embeddings = {t: [enc(v, t == "base64") for v in vectors] for t in types}
-        return ({"id": "x", "response_type": "embeddings_by_type", "embeddings": embeddings,
-                 "texts": body.get("texts"),
-                 "meta": {"api_version": {"version": "2"}, "billed_units": {
-                     "input_tokens": tokens}}}, {})
+        return (
+            {
+                "id": "x",
+                "response_type": "embeddings_by_type",
+                "embeddings": embeddings,
+                "texts": body.get("texts"),
+                "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}},
+            },
+            {},
+        )
 
-    def _send(self, h: _Handler, status: int, payload: Any,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, h: _Handler, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
         try:
             h.send_response(status)

@@ -12,8 +12,14 @@ from monitor.config import ModelSettings
 KEY = "sk-test-7f3a9c1e5b2d4f6a8c0e"
 KEY_ENV = "DRIFTMON_TEST_PROVIDER_KEY"
 
-BASE_PATH = {"openai": "/v1", "azure": "", "tei": "", "ollama": "", "cohere": "",
-             "voyage": "/voyage/v1"}
+BASE_PATH = {
+    "openai": "/v1",
+    "azure": "",
+    "tei": "",
+    "ollama": "",
+    "cohere": "",
+    "voyage": "/voyage/v1",
+}
 
 
 class FakeTime:
@@ -49,10 +55,17 @@ class FakeClock:
 
 
 def model_settings(provider: str, base_url: str, **overrides: Any) -> ModelSettings:
-    values: dict[str, Any] = {"name": "m1", "provider": provider, "model": "fake-embed",
-                              "base_url": base_url + BASE_PATH.get(provider, ""),
-                              "api_key_env": KEY_ENV, "dimensions": 8, "timeout": "5s",
-                              "batch_size": 4, "max_concurrency": 2}
+    values: dict[str, Any] = {
+        "name": "m1",
+        "provider": provider,
+        "model": "fake-embed",
+        "base_url": base_url + BASE_PATH.get(provider, ""),
+        "api_key_env": KEY_ENV,
+        "dimensions": 8,
+        "timeout": "5s",
+        "batch_size": 4,
+        "max_concurrency": 2,
+    }
     values.update(overrides)
     return ModelSettings(**values)
 

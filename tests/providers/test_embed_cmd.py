@@ -28,7 +28,9 @@ def hash_config(tmp_path):
 @pytest.fixture
 def http_config(tmp_path, server, monkeypatch):
     monkeypatch.setenv(CMD_KEY_ENV, KEY)
-    return write_config(tmp_path, f"""
+    return write_config(
+        tmp_path,
+        f"""
 [[models]]
 name = "prod"
 provider = "openai"
@@ -37,7 +39,8 @@ base_url = "{server.url}/v1"
 api_key_env = "{CMD_KEY_ENV}"
 dimensions = 8
 max_retries = 0
-""")
+""",
+    )
 
 
 def run(monkeypatch, capsys, argv, stdin=""):
@@ -48,8 +51,12 @@ def run(monkeypatch, capsys, argv, stdin=""):
 
 
 def test_jsonl_to_stdout(monkeypatch, capsys, hash_config):
-    code, out, err = run(monkeypatch, capsys, ["--config", hash_config, "--model", "h",
-                                               "--kind", "query"], "first line\nsecond\n")
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        ["--config", hash_config, "--model", "h", "--kind", "query"],
+        "first line\nsecond\n",
+    )
     assert code == 0 and err == ""
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["index"] for r in rows] == [0, 1]
@@ -58,9 +65,23 @@ def test_jsonl_to_stdout(monkeypatch, capsys, hash_config):
 
 def test_npy_output_against_the_fake_server(monkeypatch, capsys, http_config, server, tmp_path):
     target = tmp_path / "out.npy"
-    code, out, err = run(monkeypatch, capsys,
-                         ["--config", http_config, "--model", "prod", "--kind", "document",
-                          "--format", "npy", "--output", str(target)], "a\r\nb\nc")
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        [
+            "--config",
+            http_config,
+            "--model",
+            "prod",
+            "--kind",
+            "document",
+            "--format",
+            "npy",
+            "--output",
+            str(target),
+        ],
+        "a\r\nb\nc",
+    )
     assert code == 0 and out == "" and err == ""
     vectors = np.load(target)
     assert vectors.shape == (3, 8) and vectors.dtype == np.float32
@@ -70,28 +91,56 @@ def test_npy_output_against_the_fake_server(monkeypatch, capsys, http_config, se
 
 def test_jsonl_to_a_file_with_a_failed_line(monkeypatch, capsys, http_config, tmp_path):
     target = tmp_path / "out.jsonl"
-    code, out, err = run(monkeypatch, capsys, ["--config", http_config, "--model", "prod",
-                                               "--kind", "query", "--output", str(target)],
-                         "ok\n\nfine\n")
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        ["--config", http_config, "--model", "prod", "--kind", "query", "--output", str(target)],
+        "ok\n\nfine\n",
+    )
     assert code == 1
     assert "1 of 3 lines were not embedded (indices 1)" in err
     rows = [json.loads(line) for line in target.read_text().splitlines()]
     assert rows[1] == {"index": 1, "embedding": None}
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    pytest.param(["--model", "h", "--kind", "query"], "--config", id="no-config"),
-    pytest.param(["--config", "CFG", "--model", "h", "--kind", "both"], "invalid choice",
-                 id="bad-kind"),
-    pytest.param(["--config", "CFG", "--model", "h", "--kind", "query", "--format", "npy"],
-                 "--output is required", id="npy-needs-output"),
-    pytest.param(["--config", "CFG", "--model", "nope", "--kind", "query"], "no model named",
-                 id="unknown-model"),
-    pytest.param(["--config", "/does/not/exist.toml", "--model", "h", "--kind", "query"],
-                 "does not exist", id="missing-config"),
-    pytest.param(["--config", "CFG", "--model", "h", "--kind", "query", "--output",
-                  "/does/not/exist/out.jsonl"], "cannot write", id="unwritable-output"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--model", "h", "--kind", "query"], "--config", id="no-config"),
+        pytest.param(
+            ["--config", "CFG", "--model", "h", "--kind", "both"], "invalid choice", id="bad-kind"
+        ),
+        pytest.param(
+            ["--config", "CFG", "--model", "h", "--kind", "query", "--format", "npy"],
+            "--output is required",
+            id="npy-needs-output",
+        ),
+        pytest.param(
+            ["--config", "CFG", "--model", "nope", "--kind", "query"],
+            "no model named",
+            id="unknown-model",
+        ),
+        pytest.param(
+            ["--config", "/does/not/exist.toml", "--model", "h", "--kind", "query"],
+            "does not exist",
+            id="missing-config",
+        ),
+        pytest.param(
+            [
+                "--config",
+                "CFG",
+                "--model",
+                "h",
+                "--kind",
+                "query",
+                "--output",
+                "/does/not/exist/out.jsonl",
+            ],
+            "cannot write",
+            id="unwritable-output",
+        ),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(monkeypatch, capsys, hash_config, argv, message):
     argv = [hash_config if a == "CFG" else a for a in argv]
     code, out, err = run(monkeypatch, capsys, argv, "text\n")
@@ -102,15 +151,17 @@ def test_user_errors_are_one_line_and_exit_2(monkeypatch, capsys, hash_config, a
 
 def test_missing_api_key_is_a_user_error(monkeypatch, capsys, http_config):
     monkeypatch.delenv(CMD_KEY_ENV)
-    code, _, err = run(monkeypatch, capsys, ["--config", http_config, "--model", "prod",
-                                             "--kind", "query"], "a\n")
+    code, _, err = run(
+        monkeypatch, capsys, ["--config", http_config, "--model", "prod", "--kind", "query"], "a\n"
+    )
     assert code == 2 and CMD_KEY_ENV in err and err.count("\n") == 1
 
 
 def test_provider_failure_exits_1_with_one_line(monkeypatch, capsys, http_config, server):
     server.add_fault("status", status=400, times=-1)
-    code, out, err = run(monkeypatch, capsys, ["--config", http_config, "--model", "prod",
-                                               "--kind", "query"], "a\n")
+    code, out, err = run(
+        monkeypatch, capsys, ["--config", http_config, "--model", "prod", "--kind", "query"], "a\n"
+    )
     assert code == 1 and out == ""
     assert err.startswith("driftmon embed: error: ") and "HTTP 400" in err
     assert KEY not in err

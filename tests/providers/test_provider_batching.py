@@ -39,10 +39,13 @@ def test_batches_follow_the_count(server, make_provider):
     assert sorted(len(r.body["input"]) for r in server.embed_requests()) == [1, 3, 3]
 
 
-@pytest.mark.parametrize(("rule", "sent"), [
-    pytest.param("end", "0123456789abcdefghij", id="cut-end"),
-    pytest.param("start", "QRSTUVWXYZ0123456789", id="cut-start"),
-])
+@pytest.mark.parametrize(
+    ("rule", "sent"),
+    [
+        pytest.param("end", "0123456789abcdefghij", id="cut-end"),
+        pytest.param("start", "QRSTUVWXYZ0123456789", id="cut-start"),
+    ],
+)
 def test_over_long_texts_are_truncated_and_counted(server, make_provider, rule, sent):
     long = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     p = make_provider("openai", max_input_tokens=5, truncate=rule)
@@ -114,21 +117,28 @@ def test_plan_batches_partitions_in_order_within_limits(tokens, max_items, max_t
             assert sum(tokens[i] for i in b) <= max_tokens
 
 
-@given(st.text(max_size=300), st.integers(1, 40), st.sampled_from(["start", "end"]),
-       st.sampled_from(["", "query: "]))
+@given(
+    st.text(max_size=300),
+    st.integers(1, 40),
+    st.sampled_from(["start", "end"]),
+    st.sampled_from(["", "query: "]),
+)
 @settings(max_examples=150, deadline=None)
 def test_truncate_text_fits_and_is_maximal(text, max_tokens, keep, prefix):
     cut = truncate_text(text, max_tokens, keep=keep, prefix=prefix)
-    assert (text.startswith(cut) if keep == "start" else text.endswith(cut))
+    assert text.startswith(cut) if keep == "start" else text.endswith(cut)
     if estimate_tokens(prefix) <= max_tokens:
         assert estimate_tokens(prefix + cut) <= max_tokens
     if len(cut) < len(text):
-        longer = text[:len(cut) + 1] if keep == "start" else text[len(text) - len(cut) - 1:]
+        longer = text[: len(cut) + 1] if keep == "start" else text[len(text) - len(cut) - 1 :]
         assert estimate_tokens(prefix + longer) > max_tokens
 
 
-@given(st.lists(st.text(min_size=0, max_size=40), max_size=20), st.integers(1, 8),
-       st.sampled_from(["end", "start", "skip", "none"]))
+@given(
+    st.lists(st.text(min_size=0, max_size=40), max_size=20),
+    st.integers(1, 8),
+    st.sampled_from(["end", "start", "skip", "none"]),
+)
 @settings(max_examples=100, deadline=None)
 def test_prepare_texts_accounts_for_every_input(texts, max_tokens, rule):
     prep = prepare_texts(texts, "", max_tokens=max_tokens, rule=rule, chars_per_token=4.0)
@@ -197,15 +207,18 @@ class _Clock:
         return datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    pytest.param({"retry-after": "3"}, 3.0, id="seconds"),
-    pytest.param({"retry-after": "0.25"}, 0.25, id="fraction"),
-    pytest.param({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, id="ms-first"),
-    pytest.param({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 30.0, id="http-date"),
-    pytest.param({"retry-after": "Wed, 31 Dec 2025 00:00:00 GMT"}, 0.0, id="past-date"),
-    pytest.param({"retry-after": "soon"}, None, id="garbage"),
-    pytest.param({"retry-after-ms": "x"}, None, id="bad-ms"),
-    pytest.param({}, None, id="absent"),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param({"retry-after": "3"}, 3.0, id="seconds"),
+        pytest.param({"retry-after": "0.25"}, 0.25, id="fraction"),
+        pytest.param({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, id="ms-first"),
+        pytest.param({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 30.0, id="http-date"),
+        pytest.param({"retry-after": "Wed, 31 Dec 2025 00:00:00 GMT"}, 0.0, id="past-date"),
+        pytest.param({"retry-after": "soon"}, None, id="garbage"),
+        pytest.param({"retry-after-ms": "x"}, None, id="bad-ms"),
+        pytest.param({}, None, id="absent"),
+    ],
+)
 def test_retry_after_parsing(headers, expected):
     assert retry_after_seconds(headers, _Clock()) == expected

@@ -15,8 +15,9 @@ TEXTS = [f"text {i}" for i in range(8)]
 
 def test_breaker_opens_after_repeated_failures(server, make_provider, fake_time):
     server.add_fault("status", status=500, times=-1)
-    p = make_provider("openai", batch_size=8, max_retries=10, breaker_threshold=3,
-                      breaker_reset="30s")
+    p = make_provider(
+        "openai", batch_size=8, max_retries=10, breaker_threshold=3, breaker_reset="30s"
+    )
     with pytest.raises(ProviderError, match="is unavailable: circuit breaker open after 3"):
         p.embed(TEXTS, "query")
     assert len(server.embed_requests()) == 3  # the retry budget was cut short
@@ -31,8 +32,14 @@ def test_breaker_opens_after_repeated_failures(server, make_provider, fake_time)
 
 def test_breaker_probe_closes_it_again(server, make_provider, fake_time):
     fault = server.add_fault("status", status=503, times=-1)
-    p = make_provider("openai", batch_size=1, max_concurrency=4, max_retries=0,
-                      breaker_threshold=2, breaker_reset="30s")
+    p = make_provider(
+        "openai",
+        batch_size=1,
+        max_concurrency=4,
+        max_retries=0,
+        breaker_threshold=2,
+        breaker_reset="30s",
+    )
     with pytest.raises(ProviderError, match="unavailable"):
         p.embed(TEXTS[:2], "query")
     fault.times = 0  # the endpoint recovers
@@ -50,8 +57,9 @@ def test_breaker_probe_closes_it_again(server, make_provider, fake_time):
 
 def test_failed_probe_reopens_at_once(server, make_provider, fake_time):
     server.add_fault("status", status=500, times=-1)
-    p = make_provider("openai", batch_size=8, max_retries=5, breaker_threshold=2,
-                      breaker_reset="10s")
+    p = make_provider(
+        "openai", batch_size=8, max_retries=5, breaker_threshold=2, breaker_reset="10s"
+    )
     with pytest.raises(ProviderError):
         p.embed(TEXTS, "query")
     fake_time.advance(11)

@@ -31,7 +31,10 @@ def load(tmp_path, text: str):
 
 
 def test_new_model_keys_load(tmp_path):
-    s = load(tmp_path, BASE.format(provider="openai") + """
+    s = load(
+        tmp_path,
+        BASE.format(provider="openai")
+        + """
 requests_per_second = 5.5
 tokens_per_minute = 100000
 max_input_tokens = 512
@@ -47,20 +50,24 @@ connect_timeout = "2s"
 encoding_format = "float"
 request_dimensions = false
 chars_per_token = 3.0
-""").models[0]
+""",
+    ).models[0]
     assert (s.requests_per_second, s.tokens_per_minute, s.max_input_tokens) == (5.5, 100000, 512)
     assert (s.truncate, s.breaker_reset, s.encoding_format) == ("start", "1m", "float")
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    pytest.param('truncate = "middle"', "models[0].truncate", id="bad-rule"),
-    pytest.param("max_input_tokens = 0", "models[0].max_input_tokens", id="zero-tokens"),
-    pytest.param("requests_per_second = -1.0", "models[0].requests_per_second", id="neg-rps"),
-    pytest.param("max_retries = -1", "models[0].max_retries", id="neg-retries"),
-    pytest.param('backoff_base = "soon"', "models[0].backoff_base", id="bad-duration"),
-    pytest.param('timeout = "0s"', "models[0].timeout", id="zero-timeout"),
-    pytest.param("chars_per_token = 0.0", "models[0].chars_per_token", id="zero-cpt"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param('truncate = "middle"', "models[0].truncate", id="bad-rule"),
+        pytest.param("max_input_tokens = 0", "models[0].max_input_tokens", id="zero-tokens"),
+        pytest.param("requests_per_second = -1.0", "models[0].requests_per_second", id="neg-rps"),
+        pytest.param("max_retries = -1", "models[0].max_retries", id="neg-retries"),
+        pytest.param('backoff_base = "soon"', "models[0].backoff_base", id="bad-duration"),
+        pytest.param('timeout = "0s"', "models[0].timeout", id="zero-timeout"),
+        pytest.param("chars_per_token = 0.0", "models[0].chars_per_token", id="zero-cpt"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, extra, message):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, BASE.format(provider="openai") + extra + "\n")
@@ -84,17 +91,19 @@ def test_every_model_setting_is_documented():
         assert rows[f"models[].{f.name}"], f.name
 
 
-@pytest.mark.parametrize(("provider", "cls"), [
-    pytest.param("openai", OpenAIEmbedder, id="openai"),
-    pytest.param("azure", AzureOpenAIEmbedder, id="azure"),
-    pytest.param("tei", TEIEmbedder, id="tei"),
-    pytest.param("ollama", OllamaEmbedder, id="ollama"),
-    pytest.param("cohere", CohereEmbedder, id="cohere"),
-    pytest.param("voyage", VoyageEmbedder, id="voyage"),
-])
+@pytest.mark.parametrize(
+    ("provider", "cls"),
+    [
+        pytest.param("openai", OpenAIEmbedder, id="openai"),
+        pytest.param("azure", AzureOpenAIEmbedder, id="azure"),
+        pytest.param("tei", TEIEmbedder, id="tei"),
+        pytest.param("ollama", OllamaEmbedder, id="ollama"),
+        pytest.param("cohere", CohereEmbedder, id="cohere"),
+        pytest.param("voyage", VoyageEmbedder, id="voyage"),
+    ],
+)
 def test_build_provider_picks_the_wire_format(provider, cls):
-    s = ModelSettings(name="m", provider=provider, base_url="http://127.0.0.1:9",
-                      api_key_env="K")
+    s = ModelSettings(name="m", provider=provider, base_url="http://127.0.0.1:9", api_key_env="K")
     p = build_provider(s, Runtime(environ={"K": "secret"}))
     try:
         assert type(p) is cls and PROVIDERS[provider] is cls
@@ -119,8 +128,7 @@ def test_http_provider_without_base_url_is_a_config_error():
 def test_provider_is_a_context_manager_and_reopens(server):
     from provider_support import KEY, KEY_ENV, model_settings
 
-    with build_provider(model_settings("openai", server.url),
-                        Runtime(environ={KEY_ENV: KEY})) as p:
+    with build_provider(model_settings("openai", server.url), Runtime(environ={KEY_ENV: KEY})) as p:
         p.embed(["a"], "query")
         p.close()
         assert p.embed(["b"], "query").failed == frozenset()  # starts afresh after close

@@ -26,9 +26,11 @@ def test_retry_after_ms_and_http_date(server, make_provider, fake_time):
     when = fake_time.clock_now().replace(microsecond=0)
     from datetime import timedelta
 
-    server.add_fault("status", status=429,
-                     headers={"Retry-After": format_datetime(when + timedelta(seconds=12),
-                                                             usegmt=True)})
+    server.add_fault(
+        "status",
+        status=429,
+        headers={"Retry-After": format_datetime(when + timedelta(seconds=12), usegmt=True)},
+    )
     result = make_provider("openai", batch_size=10).embed(TEXTS, "query")
     assert fake_time.sleeps[0] == pytest.approx(1.5)
     assert fake_time.sleeps[1] == pytest.approx(12 - 1.5, abs=0.01)
@@ -37,8 +39,7 @@ def test_retry_after_ms_and_http_date(server, make_provider, fake_time):
 
 def test_500_is_retried_with_capped_exponential_backoff(server, make_provider, fake_time):
     server.add_fault("status", status=500, times=3)
-    p = make_provider("openai", batch_size=10, backoff_base="1s", backoff_max="3s",
-                      max_retries=3)
+    p = make_provider("openai", batch_size=10, backoff_base="1s", backoff_max="3s", max_retries=3)
     result = p.embed(TEXTS, "query")
     assert result.failed == frozenset()
     first, second, third = fake_time.sleeps
@@ -56,8 +57,13 @@ def test_retry_after_above_the_cap_fails_without_sleeping(server, make_provider,
 
 
 def test_insufficient_quota_is_not_retried(server, make_provider, fake_time):
-    server.add_fault("status", status=429, times=-1, body='{"error": {"message": "You '
-                     'exceeded your current quota", "code": "insufficient_quota"}}')
+    server.add_fault(
+        "status",
+        status=429,
+        times=-1,
+        body='{"error": {"message": "You '
+        'exceeded your current quota", "code": "insufficient_quota"}}',
+    )
     with pytest.raises(ProviderHTTPError, match="quota"):
         make_provider("openai", batch_size=10).embed(TEXTS, "query")
     assert fake_time.sleeps == []
@@ -80,8 +86,7 @@ def test_400_is_not_retried_and_fails_only_its_batch(server, make_provider, fake
 
 def test_partial_failure_keeps_what_succeeded(server, make_provider, caplog):
     server.add_fault("status", status=500, times=-1, match="text 3")
-    p = make_provider("openai", batch_size=1, max_concurrency=4, max_retries=2,
-                      breaker_threshold=0)
+    p = make_provider("openai", batch_size=1, max_concurrency=4, max_retries=2, breaker_threshold=0)
     with caplog.at_level(logging.WARNING, "monitor.providers"):
         result = p.embed(TEXTS, "query")
     assert result.failed == frozenset({3})
@@ -146,20 +151,24 @@ def test_connection_refused_is_a_provider_error(make_provider, fake_time):
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = make_provider("openai", base_url=f"http://127.0.0.1:{port}", max_retries=2,
-                      breaker_threshold=0)
+    p = make_provider(
+        "openai", base_url=f"http://127.0.0.1:{port}", max_retries=2, breaker_threshold=0
+    )
     with pytest.raises(ProviderError, match="connection to openai failed"):
         p.embed(["a"], "query")
     assert len(fake_time.sleeps) == 2
 
 
-@pytest.mark.parametrize(("kind", "reason"), [
-    pytest.param("truncate", "not valid JSON", id="truncated-json"),
-    pytest.param("count", "expected 4 embeddings, got 3", id="wrong-count"),
-    pytest.param("dim", "dimension 9, expected 8", id="wrong-dimension"),
-    pytest.param("nan", "NaN or infinity", id="nan"),
-    pytest.param("bad_index", "permutation", id="duplicate-index"),
-])
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        pytest.param("truncate", "not valid JSON", id="truncated-json"),
+        pytest.param("count", "expected 4 embeddings, got 3", id="wrong-count"),
+        pytest.param("dim", "dimension 9, expected 8", id="wrong-dimension"),
+        pytest.param("nan", "NaN or infinity", id="nan"),
+        pytest.param("bad_index", "permutation", id="duplicate-index"),
+    ],
+)
 def test_bad_responses_are_response_errors(server, make_provider, kind, reason):
     server.add_fault(kind, times=-1)
     with pytest.raises(ProviderResponseError) as info:
@@ -220,8 +229,10 @@ def test_silent_model_change_shows_in_identity(server, make_provider, caplog):
     assert float(before.vectors[0] @ after.vectors[0]) < 0.99
 
 
-@pytest.mark.parametrize(("provider", "key"), [pytest.param("tei", "model_sha", id="tei"),
-                                               pytest.param("ollama", "digest", id="ollama")])
+@pytest.mark.parametrize(
+    ("provider", "key"),
+    [pytest.param("tei", "model_sha", id="tei"), pytest.param("ollama", "digest", id="ollama")],
+)
 def test_silent_model_change_in_probed_identity(server, make_provider, provider, key):
     p = make_provider(provider)
     before = p.embed(["c"], "query").identity[key]

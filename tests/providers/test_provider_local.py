@@ -50,8 +50,9 @@ def test_missing_package_is_a_config_error(tmp_path, monkeypatch):
 def test_embeds_with_prefix_and_normalisation(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     model = FakeModel()
-    p = build_provider(local_settings(tmp_path, query_prefix="q: "),
-                       local_loader=lambda folder: model)
+    p = build_provider(
+        local_settings(tmp_path, query_prefix="q: "), local_loader=lambda folder: model
+    )
     result = p.embed(["ab", "", "abcd"], "query")
     assert model.seen == [["q: ab", "q: abcd"]]
     assert result.failed == frozenset({1})
@@ -67,8 +68,10 @@ def test_folder_digest_changes_with_the_files(tmp_path):
     first = LocalEmbedder(local_settings(tmp_path), loader=lambda f: FakeModel())
     (tmp_path / "config.json").write_text('{"v": 2}')
     second = LocalEmbedder(local_settings(tmp_path), loader=lambda f: FakeModel())
-    assert (first.embed(["a"]).identity["folder_digest"]
-            != second.embed(["a"]).identity["folder_digest"])
+    assert (
+        first.embed(["a"]).identity["folder_digest"]
+        != second.embed(["a"]).identity["folder_digest"]
+    )
 
 
 def test_dimension_mismatch_is_a_config_error(tmp_path):
@@ -96,7 +99,8 @@ def test_encode_failure_and_bad_output(tmp_path):
 
 
 def test_real_sentence_transformers_if_installed(tmp_path):
-    pytest.importorskip("sentence_transformers",
-                        reason="the optional 'local' extra is not installed")
+    pytest.importorskip(
+        "sentence_transformers", reason="the optional 'local' extra is not installed"
+    )
     with pytest.raises(ConfigError):
         build_provider(local_settings(tmp_path))  # an empty folder is not a model

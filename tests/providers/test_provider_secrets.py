@@ -32,11 +32,16 @@ def debug_logs(caplog):
 
 
 @pytest.mark.parametrize("provider", ["openai", "azure", "tei", "ollama", "cohere", "voyage"])
-def test_key_absent_from_logs_and_errors_of_a_failing_call(server, make_provider, debug_logs,
-                                                           provider):
+def test_key_absent_from_logs_and_errors_of_a_failing_call(
+    server, make_provider, debug_logs, provider
+):
     # the server echoes the credential it got, as some APIs do: in 500 bodies, then a 401
-    server.add_fault("status", status=500, times=-1,
-                     body='{"error": {"message": "upstream rejected key ' + KEY + '"}}')
+    server.add_fault(
+        "status",
+        status=500,
+        times=-1,
+        body='{"error": {"message": "upstream rejected key ' + KEY + '"}}',
+    )
     p = make_provider(provider, max_retries=2, breaker_threshold=0)
     with pytest.raises(ProviderError) as first:
         p.embed(["some query text"], "query")
@@ -48,10 +53,18 @@ def test_key_absent_from_logs_and_errors_of_a_failing_call(server, make_provider
     logged = _everything_logged(debug_logs)
     assert "HTTP Request" in logged or "send_request" in logged  # httpx/httpcore did log
     assert "retry" in logged
-    rendered = "".join(traceback.format_exception(info.value)
-                       + traceback.format_exception(first.value))
-    for where in (logged, rendered, str(info.value), repr(first.value), repr(p),
-                  repr(p.settings), str(vars(p.settings))):
+    rendered = "".join(
+        traceback.format_exception(info.value) + traceback.format_exception(first.value)
+    )
+    for where in (
+        logged,
+        rendered,
+        str(info.value),
+        repr(first.value),
+        repr(p),
+        repr(p.settings),
+        str(vars(p.settings)),
+    ):
         assert KEY not in where
         assert KEY[8:] not in where
     messages = "".join(_chain_messages(info.value) + _chain_messages(first.value))

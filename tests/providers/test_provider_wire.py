@@ -35,8 +35,9 @@ def test_every_format_returns_vectors_in_input_order(server, make_provider, prov
 def test_unnormalized_vectors_are_returned_raw(server, make_provider, provider):
     p = make_provider(provider, normalize=False)
     result = p.embed(TEXTS[:3], "query")
-    np.testing.assert_allclose(result.vectors, expected(server, TEXTS[:3], normalize=False),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        result.vectors, expected(server, TEXTS[:3], normalize=False), rtol=1e-6
+    )
 
 
 def test_empty_input_sends_nothing(server, make_provider):
@@ -51,8 +52,12 @@ def test_openai_request_shape_and_base64_decoding(server, make_provider):
     (req,) = server.embed_requests()
     assert req.path == "/v1/embeddings"
     assert req.headers["authorization"] == f"Bearer {KEY}"
-    assert req.body == {"model": "fake-embed", "input": ["a b", "c d e"],
-                        "encoding_format": "base64", "dimensions": 8}
+    assert req.body == {
+        "model": "fake-embed",
+        "input": ["a b", "c d e"],
+        "encoding_format": "base64",
+        "dimensions": 8,
+    }
     assert result.identity == {"model": "fake-embed-v1", "openai-model": "fake-embed-v1"}
     assert result.usage.input_tokens == 5
     assert result.usage.cost == pytest.approx(5 * 2.0 / 1e6)
@@ -108,10 +113,17 @@ def test_tei_request_identity_and_server_batch_cap(server, make_provider):
     posts = server.embed_requests()
     assert sorted(len(r.body["inputs"]) for r in posts) == [1, 3, 3]
     first = next(r for r in posts if r.body["inputs"][0] == TEXTS[0])
-    assert first.body == {"inputs": TEXTS[:3], "normalize": True, "truncate": True,
-                             "truncation_direction": "right"}
-    assert result.identity == {"model_id": "fake/fake-embed-v1", "model_sha": server.sha,
-                               "model_dtype": "float32"}
+    assert first.body == {
+        "inputs": TEXTS[:3],
+        "normalize": True,
+        "truncate": True,
+        "truncation_direction": "right",
+    }
+    assert result.identity == {
+        "model_id": "fake/fake-embed-v1",
+        "model_sha": server.sha,
+        "model_dtype": "float32",
+    }
     assert result.usage.input_tokens == sum(len(t.split()) for t in TEXTS[:7])
 
 
@@ -134,15 +146,23 @@ def test_ollama_request_and_digest(server, make_provider):
     result = p.embed(["one", "two"], "query")
     (req,) = server.embed_requests()
     assert req.path == "/api/embed"
-    assert req.body == {"model": "fake-embed", "input": ["one", "two"], "truncate": True,
-                        "dimensions": 8}
+    assert req.body == {
+        "model": "fake-embed",
+        "input": ["one", "two"],
+        "truncate": True,
+        "dimensions": 8,
+    }
     assert result.identity["digest"] == "sha256:" + server.sha
     assert result.identity["model"] == "fake-embed-v1"
 
 
-@pytest.mark.parametrize(("kind", "input_type"), [pytest.param("query", "search_query", id="q"),
-                                                  pytest.param("document", "search_document",
-                                                               id="d")])
+@pytest.mark.parametrize(
+    ("kind", "input_type"),
+    [
+        pytest.param("query", "search_query", id="q"),
+        pytest.param("document", "search_document", id="d"),
+    ],
+)
 def test_cohere_input_type_and_embedding_types(server, make_provider, kind, input_type):
     p = make_provider("cohere")
     result = p.embed(["some text here"], kind)
@@ -176,8 +196,14 @@ def test_voyage_request_and_total_tokens(server, make_provider):
     result = p.embed(["a b c"], "query")
     (req,) = server.embed_requests()
     assert req.path == "/voyage/v1/embeddings"
-    assert req.body == {"model": "fake-embed", "input": ["a b c"], "input_type": "query",
-                        "truncation": True, "output_dimension": 8, "encoding_format": "base64"}
+    assert req.body == {
+        "model": "fake-embed",
+        "input": ["a b c"],
+        "input_type": "query",
+        "truncation": True,
+        "output_dimension": 8,
+        "encoding_format": "base64",
+    }
     assert result.usage.input_tokens == 3
 
 

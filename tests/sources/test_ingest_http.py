@@ -58,12 +58,20 @@ class Ingest:
     client: httpx.Client
     db: Database
 
-    def post(self, body: object = None, *, raw: bytes | None = None,
-             content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self,
+        body: object = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         data = raw if raw is not None else json.dumps(body).encode()
-        return self.client.post("/v1/queries", content=data, headers={
-            "Content-Type": content_type, **(AUTH if headers is None else headers)})
+        return self.client.post(
+            "/v1/queries",
+            content=data,
+            headers={"Content-Type": content_type, **(AUTH if headers is None else headers)},
+        )
 
     def count(self, table: type) -> int:
         with self.db.read() as s:
@@ -75,12 +83,14 @@ class Ingest:
 
 
 @pytest.fixture
-def make_ingest(tmp_path: Path, db: Database,
-                clock: FixedClock) -> Iterator[Callable[..., Ingest]]:
+def make_ingest(tmp_path: Path, db: Database, clock: FixedClock) -> Iterator[Callable[..., Ingest]]:
     started: list[tuple[HttpServer, httpx.Client, JobContext]] = []
 
     def make(sampling: str = "", cap: int = 1000) -> Ingest:
-        settings = write_settings(tmp_path, db.url, f"""
+        settings = write_settings(
+            tmp_path,
+            db.url,
+            f"""
             [[models]]
             name = "m"
             dimensions = 16
@@ -99,9 +109,9 @@ def make_ingest(tmp_path: Path, db: Database,
             window = "1h"
             max_per_window = {cap}
             {sampling}
-            """)
-        ctx = JobContext(settings=settings, db=db, clock=clock,
-                         environ={"INGEST_TOKEN": TOKEN})
+            """,
+        )
+        ctx = JobContext(settings=settings, db=db, clock=clock, environ={"INGEST_TOKEN": TOKEN})
         for m in settings.models:
             ctx.providers[m.name] = Counting(build_provider(m))  # type: ignore[assignment]
         server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ctx)})
@@ -119,33 +129,55 @@ def make_ingest(tmp_path: Path, db: Database,
 
 def test_a_json_array_is_accepted_redacted_and_counted(make_ingest: Callable[..., Ingest]) -> None:
     ing = make_ingest()
-    resp = ing.post([{"query": "where is my order", "ts": TS, "tenant": "acme"},
-                     {"query": "mail jane@corp.example", "ts": TS},
-                     {"query": "where is my order", "ts": TS}])
+    resp = ing.post(
+        [
+            {"query": "where is my order", "ts": TS, "tenant": "acme"},
+            {"query": "mail jane@corp.example", "ts": TS},
+            {"query": "where is my order", "ts": TS},
+        ]
+    )
     assert resp.status_code == 202, resp.text
-    assert resp.json() == {"source": "app", "accepted": 3, "rejected": 0,
-                           "rejected_by_reason": {}, "sampled": 3, "errors": []}
+    assert resp.json() == {
+        "source": "app",
+        "accepted": 3,
+        "rejected": 0,
+        "rejected_by_reason": {},
+        "sampled": 3,
+        "errors": [],
+    }
     with ing.db.read() as s:
-        rows = s.execute(select(QuerySample.text, QuerySample.meta)
-                         .order_by(QuerySample.slot)).all()
+        rows = s.execute(
+            select(QuerySample.text, QuerySample.meta).order_by(QuerySample.slot)
+        ).all()
     assert [r[0] for r in rows] == ["where is my order", "mail <email>", "where is my order"]
     assert rows[0][1] == {"tenant": "acme"}
     assert ing.counters() == {"read": 3, "sampled": 3}
 
 
-def test_ndjson_rejects_bad_records_by_reason_and_index(
-        make_ingest: Callable[..., Ingest]) -> None:
+def test_ndjson_rejects_bad_records_by_reason_and_index(make_ingest: Callable[..., Ingest]) -> None:
     ing = make_ingest()
-    lines = [json.dumps({"query": "fine", "ts": TS}).encode(), b"not json", b"[1, 2]",
-             json.dumps({"query": "", "ts": TS}).encode(), b'{"query": "\xff"}',
-             json.dumps({"query": "from the future", "ts": "2099-01-01T00:00:00Z"}).encode(),
-             json.dumps({"query": "no time"}).encode(), b""]
+    lines = [
+        json.dumps({"query": "fine", "ts": TS}).encode(),
+        b"not json",
+        b"[1, 2]",
+        json.dumps({"query": "", "ts": TS}).encode(),
+        b'{"query": "\xff"}',
+        json.dumps({"query": "from the future", "ts": "2099-01-01T00:00:00Z"}).encode(),
+        json.dumps({"query": "no time"}).encode(),
+        b"",
+    ]
     resp = ing.post(raw=b"\n".join(lines), content_type="application/x-ndjson")
     assert resp.status_code == 202, resp.text
     doc = resp.json()
     assert (doc["accepted"], doc["rejected"]) == (1, 6)
-    assert doc["rejected_by_reason"] == {"bad_time": 1, "future_time": 1, "malformed_json": 1,
-                                         "missing_text": 1, "not_an_object": 1, "not_utf8": 1}
+    assert doc["rejected_by_reason"] == {
+        "bad_time": 1,
+        "future_time": 1,
+        "malformed_json": 1,
+        "missing_text": 1,
+        "not_an_object": 1,
+        "not_utf8": 1,
+    }
     assert [e["index"] for e in doc["errors"]] == [1, 2, 3, 4, 5, 6]
     counters = ing.counters()
     assert counters["read"] == 7 and counters["rejected_malformed_json"] == 1
@@ -166,9 +198,14 @@ def test_refused_requests_store_nothing(make_ingest: Callable[..., Ingest]) -> N
         ("empty", 400, lambda: ing.post(raw=b"")),
         ("not utf-8", 400, lambda: ing.post(raw=b'["\xff"]')),
         ("51 records", 413, lambda: ing.post(ok * 51)),
-        ("51 ndjson lines", 413, lambda: ing.post(
-            raw=b"\n".join([json.dumps(ok[0]).encode()] * 51),
-            content_type="application/x-ndjson")),
+        (
+            "51 ndjson lines",
+            413,
+            lambda: ing.post(
+                raw=b"\n".join([json.dumps(ok[0]).encode()] * 51),
+                content_type="application/x-ndjson",
+            ),
+        ),
         ("over the source's 64 KiB", 413, lambda: ing.post([{"query": "x" * 70_000}])),
         ("over the server's 1 MiB", 413, lambda: ing.post([{"query": "x" * 1_100_000}])),
         ("GET", 405, lambda: ing.client.get("/v1/queries", headers=AUTH)),
@@ -184,30 +221,40 @@ def test_refused_requests_store_nothing(make_ingest: Callable[..., Ingest]) -> N
 
 
 def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
-        make_ingest: Callable[..., Ingest]) -> None:
+    make_ingest: Callable[..., Ingest],
+) -> None:
     ing = make_ingest()
     vec = np.arange(1, 17, dtype=np.float32)
     b64 = base64.b64encode(vec.astype("<f4").tobytes()).decode()
-    resp = ing.post([
-        {"query": "alpha", "ts": TS, "model": "m", "embedding": vec.tolist()},
-        {"query": "beta", "ts": TS, "model": "m", "embedding": b64},
-        {"query": "gamma", "ts": TS},
-        {"query": "delta", "ts": TS, "model": "nope", "embedding": vec.tolist()},
-        {"query": "eps", "ts": TS, "model": "m", "embedding": [1.0, 2.0]},
-        {"query": "zeta", "ts": TS, "model": "m", "embedding": "not base64!"},
-    ])
+    resp = ing.post(
+        [
+            {"query": "alpha", "ts": TS, "model": "m", "embedding": vec.tolist()},
+            {"query": "beta", "ts": TS, "model": "m", "embedding": b64},
+            {"query": "gamma", "ts": TS},
+            {"query": "delta", "ts": TS, "model": "nope", "embedding": vec.tolist()},
+            {"query": "eps", "ts": TS, "model": "m", "embedding": [1.0, 2.0]},
+            {"query": "zeta", "ts": TS, "model": "m", "embedding": "not base64!"},
+        ]
+    )
     doc = resp.json()
-    assert doc["rejected_by_reason"] == {"bad_embedding": 1, "embedding_dimension": 1,
-                                         "unknown_model": 1}
+    assert doc["rejected_by_reason"] == {
+        "bad_embedding": 1,
+        "embedding_dimension": 1,
+        "unknown_model": 1,
+    }
     assert [e["index"] for e in doc["errors"]] == [3, 4, 5]
     settings = ing.ctx.settings
     with ing.db.transaction() as s:
-        versions = {m.name: repo.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
-                    for m in settings.models}
+        versions = {
+            m.name: repo.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
+            for m in settings.models
+        }
     with ing.db.read() as s:
-        stored = s.execute(select(QuerySample.text, QueryEmbedding.vector)
-                           .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
-                           .where(QueryEmbedding.model_version_id == versions["m"].id)).all()
+        stored = s.execute(
+            select(QuerySample.text, QueryEmbedding.vector)
+            .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
+            .where(QueryEmbedding.model_version_id == versions["m"].id)
+        ).all()
     assert sorted(t for t, _ in stored) == ["alpha", "beta"]
     unit = vec / np.linalg.norm(vec)  # normalised like the model's own vectors
     for _, blob in stored:
@@ -220,7 +267,8 @@ def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
 
 
 def test_without_stored_text_each_distinct_text_is_embedded_once_at_ingest(
-        make_ingest: Callable[..., Ingest]) -> None:
+    make_ingest: Callable[..., Ingest],
+) -> None:
     ing = make_ingest("store_text = false")
     body = [{"query": t, "ts": TS} for t in ("a b", "A  B", "c", "a b")]
     assert ing.post(body).status_code == 202
@@ -233,7 +281,8 @@ def test_without_stored_text_each_distinct_text_is_embedded_once_at_ingest(
 
 
 def test_a_failing_endpoint_answers_503_and_stores_nothing(
-        make_ingest: Callable[..., Ingest]) -> None:
+    make_ingest: Callable[..., Ingest],
+) -> None:
     ing = make_ingest("store_text = false")
     ing.ctx.providers["other"].fail = True  # type: ignore[attr-defined]
     resp = ing.post([{"query": "q", "ts": TS}])
@@ -243,7 +292,8 @@ def test_a_failing_endpoint_answers_503_and_stores_nothing(
 
 
 def test_concurrent_requests_share_one_reservoir_without_losing_counts(
-        make_ingest: Callable[..., Ingest]) -> None:
+    make_ingest: Callable[..., Ingest],
+) -> None:
     ing = make_ingest(cap=60)
     statuses: list[int] = []
 
@@ -263,8 +313,7 @@ def test_concurrent_requests_share_one_reservoir_without_losing_counts(
         (window,) = s.scalars(select(SampleWindow)).all()
         assert (window.seen, window.kept) == (800, 60)
     counters = ing.counters()
-    assert counters["read"] == 800 == sum(counters[k] for k in ("sampled", "replaced",
-                                                                 "dropped"))
+    assert counters["read"] == 800 == sum(counters[k] for k in ("sampled", "replaced", "dropped"))
     assert counters["sampled"] == 60 and ing.count(QuerySample) == 60
 
 

@@ -36,7 +36,8 @@ def _texts(batch: object) -> list[str]:
 
 
 def test_a_renamed_file_has_its_unread_tail_finished_then_is_forgotten(
-        tmp_path: Path, clock: FixedClock) -> None:
+    tmp_path: Path, clock: FixedClock
+) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines("a", "b"))
     src = _source(log, clock)
@@ -57,8 +58,7 @@ def test_a_renamed_file_has_its_unread_tail_finished_then_is_forgotten(
     assert _texts(quiet) == [] and set(quiet.positions) == {str(log)}  # read out: forgotten
 
 
-def test_rotation_inside_the_glob_reads_each_line_once(tmp_path: Path,
-                                                       clock: FixedClock) -> None:
+def test_rotation_inside_the_glob_reads_each_line_once(tmp_path: Path, clock: FixedClock) -> None:
     log = tmp_path / "q.jsonl"
     src = _source(tmp_path / "q.jsonl*", clock)
     log.write_text(_lines("a"))
@@ -76,8 +76,7 @@ def test_rotation_inside_the_glob_reads_each_line_once(tmp_path: Path,
     assert Counter(seen) == Counter(["a", "tail1", "new1", "tail2", "new2", "tail3", "new3"])
 
 
-def test_truncation_is_seen_by_size_and_by_fingerprint(tmp_path: Path,
-                                                       clock: FixedClock) -> None:
+def test_truncation_is_seen_by_size_and_by_fingerprint(tmp_path: Path, clock: FixedClock) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines("one", "two"))
     src = _source(log, clock)
@@ -92,8 +91,9 @@ def test_truncation_is_seen_by_size_and_by_fingerprint(tmp_path: Path,
     assert _texts(src.read(b2.positions, fingerprints=b2.fingerprints)) == ["5"]
 
 
-def test_a_reused_inode_with_other_content_is_read_from_the_start(tmp_path: Path,
-                                                                 clock: FixedClock) -> None:
+def test_a_reused_inode_with_other_content_is_read_from_the_start(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines("old", "old2"))
     src = _source(log, clock)
@@ -101,14 +101,15 @@ def test_a_reused_inode_with_other_content_is_read_from_the_start(tmp_path: Path
     os.remove(log)
     log.write_text(_lines("new file with more text than the old one", "x", "y"))
     # whatever inode the new file got, pretend it got the old one back
-    (_, offset), = b1.positions.values()
+    ((_, offset),) = b1.positions.values()
     stale = {str(log): (os.stat(log).st_ino, offset)}
     b2 = src.read(stale, fingerprints=b1.fingerprints)
     assert _texts(b2) == ["new file with more text than the old one", "x", "y"]
 
 
-def test_a_copytruncate_copy_continues_where_the_original_stopped(tmp_path: Path,
-                                                                 clock: FixedClock) -> None:
+def test_a_copytruncate_copy_continues_where_the_original_stopped(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines("a", "b", "c"))
     src = _source(tmp_path / "q.jsonl*", clock)
@@ -133,7 +134,7 @@ def test_long_lines_are_skipped_without_holding_them(tmp_path: Path, clock: Fixe
     b1 = src.read({})
     assert _texts(b1) == ["before", "after"]
     assert b1.counts["rejected_line_too_long"] == 1
-    (_, offset), = b1.positions.values()
+    ((_, offset),) = b1.positions.values()
     assert offset == log.stat().st_size - 3_000_000  # the unfinished long line waits
     with log.open("a") as fh:
         fh.write(huge[3_000_000:] + "\n" + _lines("last"))
@@ -141,8 +142,9 @@ def test_long_lines_are_skipped_without_holding_them(tmp_path: Path, clock: Fixe
     assert _texts(b2) == ["last"] and b2.counts["rejected_line_too_long"] == 1
 
 
-def test_chunks_are_bounded_and_carry_the_positions_they_reach(tmp_path: Path,
-                                                               clock: FixedClock) -> None:
+def test_chunks_are_bounded_and_carry_the_positions_they_reach(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines(*[f"q{i}" for i in range(10)]))
     chunks = list(_source(log, clock).chunks({}, chunk_size=3))
@@ -156,7 +158,10 @@ def test_chunks_are_bounded_and_carry_the_positions_they_reach(tmp_path: Path,
 
 
 def _config(tmp_path: Path, db: Database, log: Path, chunk: int) -> Path:
-    write_settings(tmp_path, db.url, f"""
+    write_settings(
+        tmp_path,
+        db.url,
+        f"""
         [[sources]]
         name = "log"
         path = "{log}"
@@ -164,12 +169,14 @@ def _config(tmp_path: Path, db: Database, log: Path, chunk: int) -> Path:
         window = "1d"
         max_per_window = 100000
         chunk_size = {chunk}
-        """)
+        """,
+    )
     return tmp_path / "driftmon.toml"
 
 
-def test_a_killed_sampler_resumes_without_losing_or_repeating_a_line(tmp_path: Path,
-                                                                    db: Database) -> None:
+def test_a_killed_sampler_resumes_without_losing_or_repeating_a_line(
+    tmp_path: Path, db: Database
+) -> None:
     n = 8_000
     log = tmp_path / "q.jsonl"
     with log.open("w") as fh:
@@ -206,14 +213,23 @@ def test_a_killed_sampler_resumes_without_losing_or_repeating_a_line(tmp_path: P
 
 
 def test_a_glob_matching_nothing_fails_only_when_nothing_is_tracked(
-        tmp_path: Path, db: Database, clock: FixedClock) -> None:
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
     log = tmp_path / "q.jsonl"
     log.write_text(_lines("a"))
-    ctx = JobContext(settings=write_settings(tmp_path, db.url, f"""
+    ctx = JobContext(
+        settings=write_settings(
+            tmp_path,
+            db.url,
+            f"""
         [[sources]]
         name = "log"
         path = "{log}"
-        """), db=db, clock=clock)
+        """,
+        ),
+        db=db,
+        clock=clock,
+    )
     assert run_job(ctx, "sample").status == "ok"
     with log.open("a") as fh:
         fh.write(_lines("b"))

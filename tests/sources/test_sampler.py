@@ -85,57 +85,71 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
             fh.write(json.dumps({"ts": TS, **row}) + "\n")
 
 
-def _ctx(tmp_path: Path, db: Database, clock: FixedClock, source: str = "",
-         sampling: str = "") -> JobContext:
-    settings = write_settings(tmp_path, db.url, f"""
+def _ctx(
+    tmp_path: Path, db: Database, clock: FixedClock, source: str = "", sampling: str = ""
+) -> JobContext:
+    settings = write_settings(
+        tmp_path,
+        db.url,
+        f"""
         [[models]]
         name = "m"
         dimensions = 16
         [[sources]]
         name = "log"
-        path = "{tmp_path / 'q.jsonl'}"
+        path = "{tmp_path / "q.jsonl"}"
         {source}
         [sampling]
         window = "1h"
         max_per_window = 50
         {sampling}
-        """)
+        """,
+    )
     return JobContext(settings=settings, db=db, clock=clock)
 
 
-def test_strata_get_their_own_caps_and_overflow_shares_one(tmp_path: Path, db: Database,
-                                                           clock: FixedClock) -> None:
-    rows = ([{"query": f"big {i}", "tenant": "big"} for i in range(300)]
-            + [{"query": f"small {i}", "tenant": "small"} for i in range(7)]
-            + [{"query": f"t{k}", "tenant": f"t{k}"} for k in range(5)]
-            + [{"query": "no tenant"}])
+def test_strata_get_their_own_caps_and_overflow_shares_one(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
+    rows = (
+        [{"query": f"big {i}", "tenant": "big"} for i in range(300)]
+        + [{"query": f"small {i}", "tenant": "small"} for i in range(7)]
+        + [{"query": f"t{k}", "tenant": f"t{k}"} for k in range(5)]
+        + [{"query": "no tenant"}]
+    )
     _write(tmp_path / "q.jsonl", rows)
-    ctx = _ctx(tmp_path, db, clock, 'stratify_by = "tenant"\nmax_per_stratum = 20\n'
-               "max_strata = 4")
+    ctx = _ctx(tmp_path, db, clock, 'stratify_by = "tenant"\nmax_per_stratum = 20\nmax_strata = 4')
     assert run_job(ctx, "sample").status == "ok"
     with db.read() as s:
         got = dict(s.execute(select(SampleWindow.stratum, SampleWindow.kept)).all())
-        metas = s.scalars(select(QuerySample.meta).join(
-            SampleWindow, SampleWindow.id == QuerySample.window_id)
-            .where(SampleWindow.stratum == "small")).all()
+        metas = s.scalars(
+            select(QuerySample.meta)
+            .join(SampleWindow, SampleWindow.id == QuerySample.window_id)
+            .where(SampleWindow.stratum == "small")
+        ).all()
     assert got == {"big": 20, "small": 7, "t0": 1, "t1": 1, "~other": 4}
     assert metas == [{"tenant": "small"}] * 7
 
 
-def test_the_bot_guard_in_the_job_is_off_by_default(tmp_path: Path, db: Database,
-                                                    clock: FixedClock) -> None:
-    _write(tmp_path / "q.jsonl", [{"query": "BUY NOW"}] * 200 + [{"query": f"q{i}"}
-                                                                for i in range(20)])
+def test_the_bot_guard_in_the_job_is_off_by_default(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
+    _write(
+        tmp_path / "q.jsonl", [{"query": "BUY NOW"}] * 200 + [{"query": f"q{i}"} for i in range(20)]
+    )
     run_job(_ctx(tmp_path, db, clock), "sample")
     with db.read() as s:
         bots = s.scalar(select(func.count()).where(QuerySample.text == "BUY NOW"))
     assert bots > 30  # uniform: the bot's share of traffic
 
 
-def test_the_bot_guard_caps_identical_texts_per_window(tmp_path: Path, db: Database,
-                                                       clock: FixedClock) -> None:
-    _write(tmp_path / "q.jsonl", [{"query": "buy  NOW"}] * 200 + [{"query": f"q{i}"}
-                                                                 for i in range(20)])
+def test_the_bot_guard_caps_identical_texts_per_window(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
+    _write(
+        tmp_path / "q.jsonl",
+        [{"query": "buy  NOW"}] * 200 + [{"query": f"q{i}"} for i in range(20)],
+    )
     ctx = _ctx(tmp_path, db, clock, "max_identical = 2")
     out = run_job(ctx, "sample")
     with db.read() as s:
@@ -144,8 +158,9 @@ def test_the_bot_guard_caps_identical_texts_per_window(tmp_path: Path, db: Datab
     assert out.details["log"]["rejected_identical_cap"] == 198
 
 
-def test_extra_patterns_are_masked_before_storing_and_hashing(tmp_path: Path, db: Database,
-                                                              clock: FixedClock) -> None:
+def test_extra_patterns_are_masked_before_storing_and_hashing(
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
     _write(tmp_path / "q.jsonl", [{"query": "refund ORD-77 to jane@x.org"}])
     ctx = _ctx(tmp_path, db, clock, sampling='redact_patterns = ["ORD-[0-9]+"]')
     run_job(ctx, "sample")
@@ -179,7 +194,8 @@ class _Flaky:
 
 
 def test_without_text_the_job_embeds_at_once_and_retries_a_failed_chunk(
-        tmp_path: Path, db: Database, clock: FixedClock) -> None:
+    tmp_path: Path, db: Database, clock: FixedClock
+) -> None:
     _write(tmp_path / "q.jsonl", [{"query": f"q{i % 7}"} for i in range(30)])
     ctx = _ctx(tmp_path, db, clock, sampling="store_text = false")
     flaky = _Flaky(build_provider(ctx.settings.models[0]))
@@ -199,25 +215,44 @@ def test_without_text_the_job_embeds_at_once_and_retries_a_failed_chunk(
     assert flaky.calls == calls  # every sample already has its vector
 
 
-@pytest.mark.parametrize("source,message", [
-    pytest.param('kind = "sql"\nurl = "sqlite://"\nquery = "SELECT 1"',
-                 "sources[0].query: must use the bound parameter :watermark", id="no-watermark"),
-    pytest.param('kind = "sql"\nquery = "SELECT :watermark, :limit"',
-                 "sources[0].url: set exactly one of url and url_env", id="no-url"),
-    pytest.param('kind = "sql"\nurl = "sqlite://"\nquery = "x > :watermark LIMIT :limit"\n'
-                 'watermark_kind = "timestamp"\nwatermark_start = "yesterday"',
-                 "sources[0].watermark_start: expected an ISO 8601 time", id="bad-start"),
-    pytest.param('kind = "http"', "sources[0].token_env: required for kind 'http'",
-                 id="http-token"),
-    pytest.param('kind = "http"\ntoken_env = "T"\nmax_body_bytes = 2000000',
-                 "sources[0].max_body_bytes: expected 1 to 1048576", id="http-body"),
-    pytest.param('path = "q.jsonl"\nquery = "SELECT 1"',
-                 "sources[0].query: only used by kind 'sql'", id="foreign-key"),
-    pytest.param('path = "q.jsonl"\nmax_identical = -1', "sources[0].max_identical",
-                 id="identical"),
-])
-def test_source_settings_are_checked_at_start(tmp_path: Path, source: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        pytest.param(
+            'kind = "sql"\nurl = "sqlite://"\nquery = "SELECT 1"',
+            "sources[0].query: must use the bound parameter :watermark",
+            id="no-watermark",
+        ),
+        pytest.param(
+            'kind = "sql"\nquery = "SELECT :watermark, :limit"',
+            "sources[0].url: set exactly one of url and url_env",
+            id="no-url",
+        ),
+        pytest.param(
+            'kind = "sql"\nurl = "sqlite://"\nquery = "x > :watermark LIMIT :limit"\n'
+            'watermark_kind = "timestamp"\nwatermark_start = "yesterday"',
+            "sources[0].watermark_start: expected an ISO 8601 time",
+            id="bad-start",
+        ),
+        pytest.param(
+            'kind = "http"', "sources[0].token_env: required for kind 'http'", id="http-token"
+        ),
+        pytest.param(
+            'kind = "http"\ntoken_env = "T"\nmax_body_bytes = 2000000',
+            "sources[0].max_body_bytes: expected 1 to 1048576",
+            id="http-body",
+        ),
+        pytest.param(
+            'path = "q.jsonl"\nquery = "SELECT 1"',
+            "sources[0].query: only used by kind 'sql'",
+            id="foreign-key",
+        ),
+        pytest.param(
+            'path = "q.jsonl"\nmax_identical = -1', "sources[0].max_identical", id="identical"
+        ),
+    ],
+)
+def test_source_settings_are_checked_at_start(tmp_path: Path, source: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         write_settings(tmp_path, "sqlite://", f'[[sources]]\nname = "s"\n{source}\n')
     assert str(err.value).startswith(message), str(err.value)
@@ -230,7 +265,9 @@ def test_sampling_settings_are_checked_at_start(tmp_path: Path) -> None:
         write_settings(tmp_path, "sqlite://", '[sampling]\nredact_patterns = ["x*"]\n')
     with pytest.raises(ConfigError, match="sampling.chunk_size"):
         write_settings(tmp_path, "sqlite://", "[sampling]\nchunk_size = 0\n")
-    two = ('[[sources]]\nname = "a"\nkind = "http"\ntoken_env = "T"\n'
-           '[[sources]]\nname = "b"\nkind = "http"\ntoken_env = "T"\n')
+    two = (
+        '[[sources]]\nname = "a"\nkind = "http"\ntoken_env = "T"\n'
+        '[[sources]]\nname = "b"\nkind = "http"\ntoken_env = "T"\n'
+    )
     with pytest.raises(ConfigError, match="the token names the source"):
         write_settings(tmp_path, "sqlite://", two)

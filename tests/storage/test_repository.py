@@ -13,8 +13,17 @@ from monitor.storage.engine import Database
 from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-MODEL = {"provider": "hash", "model": "m", "base_url": "", "dimensions": 8, "query_prefix": "",
-         "document_prefix": "", "normalize": True, "seed": 0, "variant": "base"}
+MODEL = {
+    "provider": "hash",
+    "model": "m",
+    "base_url": "",
+    "dimensions": 8,
+    "query_prefix": "",
+    "document_prefix": "",
+    "normalize": True,
+    "seed": 0,
+    "variant": "base",
+}
 
 
 def test_vectors_round_trip_little_endian() -> None:
@@ -43,12 +52,13 @@ def test_model_versions_follow_the_configuration_not_the_variant(db: Database) -
 def test_canary_sets_are_versioned_by_content(db: Database) -> None:
     items = [("q1", "query", "a"), ("d1", "document", "b")]
     with db.transaction() as s:
-        first, created = repo.import_canary_set(s, "core", "x.jsonl", items, [("q1", "d1", 1)],
-                                                T0)
-        again, created_again = repo.import_canary_set(s, "core", "x.jsonl", items,
-                                                      [("q1", "d1", 1)], T0)
-        changed, _ = repo.import_canary_set(s, "core", "x.jsonl", [*items, ("q2", "query", "c")],
-                                            [], T0 + timedelta(1))
+        first, created = repo.import_canary_set(s, "core", "x.jsonl", items, [("q1", "d1", 1)], T0)
+        again, created_again = repo.import_canary_set(
+            s, "core", "x.jsonl", items, [("q1", "d1", 1)], T0
+        )
+        changed, _ = repo.import_canary_set(
+            s, "core", "x.jsonl", [*items, ("q2", "query", "c")], [], T0 + timedelta(1)
+        )
         assert created and not created_again and first == again and changed != first
         assert repo.latest_canary_set(s, "core") == changed
         assert [i.key for i in repo.canary_items(s, first)] == ["q1", "d1"]
@@ -57,18 +67,36 @@ def test_canary_sets_are_versioned_by_content(db: Database) -> None:
 def test_baseline_and_canary_runs_round_trip(db: Database) -> None:
     vecs = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     with db.transaction() as s:
-        set_id, _ = repo.import_canary_set(s, "core", "x", [("a", "query", "a"),
-                                                            ("b", "query", "b"),
-                                                            ("c", "document", "c")], [], T0)
+        set_id, _ = repo.import_canary_set(
+            s,
+            "core",
+            "x",
+            [("a", "query", "a"), ("b", "query", "b"), ("c", "document", "c")],
+            [],
+            T0,
+        )
         mv = repo.ensure_model_version(s, "prod", MODEL, T0)
         ids = [i.id for i in repo.canary_items(s, set_id)]
         bl = repo.save_baseline(s, set_id, mv.id, ids, vecs, 0.9999, T0)
         for k in range(3):
-            repo.save_canary_run(s, set_id=set_id, model_version_id=mv.id, baseline_id=bl,
-                                 created_at=T0 + timedelta(hours=k), verdict="noise", n_items=3,
-                                 min_cosine=0.99 - k / 100, p01_cosine=0.99, mean_cosine=0.995,
-                                 share_below=0.0, norm_ratio=1.0, dim_baseline=8,
-                                 dim_current=8, tolerance=0.999, details={})
+            repo.save_canary_run(
+                s,
+                set_id=set_id,
+                model_version_id=mv.id,
+                baseline_id=bl,
+                created_at=T0 + timedelta(hours=k),
+                verdict="noise",
+                n_items=3,
+                min_cosine=0.99 - k / 100,
+                p01_cosine=0.99,
+                mean_cosine=0.995,
+                share_below=0.0,
+                norm_ratio=1.0,
+                dim_baseline=8,
+                dim_current=8,
+                tolerance=0.999,
+                details={},
+            )
     with db.read() as s:
         got = repo.current_baseline(s, set_id, mv.id)
         assert got is not None and got[0] == bl and got[1] == pytest.approx(0.9999)
@@ -82,12 +110,30 @@ def test_drift_runs_latest_per_version_with_tests(db: Database) -> None:
         mv = repo.ensure_model_version(s, "prod", MODEL, T0)
         for k, verdict in enumerate(["no_drift", "drift"]):
             repo.save_drift_run(
-                s, model_version_id=mv.id, created_at=T0 + timedelta(hours=k),
-                window_start=T0 + timedelta(hours=k), window_end=T0 + timedelta(hours=k + 1),
-                reference_start=T0 - timedelta(days=1), reference_end=T0, n_ref=100, n_cur=50,
-                verdict=verdict, alpha=0.01, seed=k, explanation={"k": k},
-                metrics=[{"test": "mmd", "statistic": 0.1 * k, "p_value": 0.5 / (k + 1),
-                          "threshold": None, "effect": None, "drift": bool(k)}])
+                s,
+                model_version_id=mv.id,
+                created_at=T0 + timedelta(hours=k),
+                window_start=T0 + timedelta(hours=k),
+                window_end=T0 + timedelta(hours=k + 1),
+                reference_start=T0 - timedelta(days=1),
+                reference_end=T0,
+                n_ref=100,
+                n_cur=50,
+                verdict=verdict,
+                alpha=0.01,
+                seed=k,
+                explanation={"k": k},
+                metrics=[
+                    {
+                        "test": "mmd",
+                        "statistic": 0.1 * k,
+                        "p_value": 0.5 / (k + 1),
+                        "threshold": None,
+                        "effect": None,
+                        "drift": bool(k),
+                    }
+                ],
+            )
     with db.read() as s:
         (latest,) = repo.latest_drift_runs(s)
         assert latest.verdict == "drift" and latest.tests["mmd"]["p_value"] == 0.25
@@ -102,17 +148,36 @@ def test_job_summaries_and_outbox(db: Database) -> None:
         ops.finish_job_run(s, r1, "ok", T0 + timedelta(seconds=3), items=2)
         r2 = ops.start_job_run(s, "drift", "r1", T0 + timedelta(hours=1))
         ops.finish_job_run(s, r2, "failed", T0 + timedelta(hours=1), error="boom")
-        alert_id = ops.save_alert(s, None, T0, rule="R", fingerprint="f", labels={"a": "b"},
-                                  severity="warning", state="firing", streak=1, value=1.0,
-                                  summary="s", started_at=T0)
-        ops.add_delivery(s, alert_id=alert_id, sink="hook", event="firing",
-                         idempotency_key="msg_1", payload={"x": 1}, now=T0)
+        alert_id = ops.save_alert(
+            s,
+            None,
+            T0,
+            rule="R",
+            fingerprint="f",
+            labels={"a": "b"},
+            severity="warning",
+            state="firing",
+            streak=1,
+            value=1.0,
+            summary="s",
+            started_at=T0,
+        )
+        ops.add_delivery(
+            s,
+            alert_id=alert_id,
+            sink="hook",
+            event="firing",
+            idempotency_key="msg_1",
+            payload={"x": 1},
+            now=T0,
+        )
     with db.transaction() as s:
         (job,) = ops.job_summaries(s)
         assert (job.last_status, job.failures, job.last_duration_seconds) == ("failed", 1, 3.0)
         (due,) = ops.due_deliveries(s, T0)
-        ops.mark_delivery(s, due.id, T0, ok=False, status=500, error="HTTP 500",
-                          retry_in=timedelta(minutes=1))
+        ops.mark_delivery(
+            s, due.id, T0, ok=False, status=500, error="HTTP 500", retry_in=timedelta(minutes=1)
+        )
     with db.transaction() as s:
         assert ops.due_deliveries(s, T0 + timedelta(seconds=59)) == []
         (again,) = ops.due_deliveries(s, T0 + timedelta(minutes=1))
