@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.canaries import read_canary_set
+from monitor.inputs import read_canary_set
 from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.errors import ConfigError, ProviderError

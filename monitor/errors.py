@@ -11,21 +11,18 @@
     │   └── SchemaMismatch     the database revision differs from the code's
     └── AlertDeliveryError     a webhook did not accept a delivery
 
-``InsufficientDataError`` comes from the pure ``monitor.stats`` leaf (it cannot
-import this module) and is re-exported here; jobs record it as a skipped run.
+``InsufficientDataError`` lives in the pure ``monitor.stats`` leaf (import it
+from there; this base module never imports stats, so the CLI starts fast).
 Every MonitorError message is one line meant for a user: it never carries query
 text or a secret.
 """
 
 from __future__ import annotations
 
-from monitor.stats import InsufficientDataError
-
 __all__ = [
     "AlertDeliveryError",
     "ConfigError",
     "InputError",
-    "InsufficientDataError",
     "MonitorError",
     "ProviderError",
     "ProviderHTTPError",

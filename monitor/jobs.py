@@ -33,9 +33,10 @@ from monitor.config import (
     parse_reference,
     parse_schedule,
 )
-from monitor.errors import InsufficientDataError, MonitorError, ProviderError
+from monitor.errors import MonitorError, ProviderError
 from monitor.logctx import CURRENT_JOB
 from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
+from monitor.stats import InsufficientDataError
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database

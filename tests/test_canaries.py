@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.canaries import read_canary_set
+from monitor.inputs import read_canary_set
 from monitor.errors import InputError
 
 

@@ -1,59 +1,22 @@
-"""``driftmon embed``: embed the lines of stdin with one configured model (.npy or JSON lines)."""
+"""``driftmon embed``: embed stdin lines (or a canary set) with one configured model."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import IO, NoReturn
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-import numpy as np
+from monitor.cli.common import UsageError, settings
 
-from monitor.config import load_settings
-from monitor.errors import ConfigError, ProviderError
-from monitor.providers import build_provider
+if TYPE_CHECKING:
+    import numpy as np
 
-__all__ = ["main"]
+    from monitor.config import Settings
+
+__all__ = ["cmd_embed"]
 
 PROG = "driftmon embed"
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog=PROG,
-        description="Embed the lines of standard input with one model "
-        "from the config. Exit 0 on success, 1 if the provider failed (or some "
-        "lines failed), 2 on a usage or configuration error.",
-    )
-    p.add_argument("--config", required=True, metavar="FILE", help="driftmon TOML config")
-    p.add_argument("--model", required=True, metavar="NAME", help="name of a [[models]] entry")
-    p.add_argument(
-        "--kind",
-        required=True,
-        choices=["query", "document"],
-        help="embed as queries or as documents (prefixes, input_type)",
-    )
-    p.add_argument(
-        "--format", choices=["npy", "jsonl"], default="jsonl", help="output format (default: jsonl)"
-    )
-    p.add_argument(
-        "--output", metavar="PATH", help="output file (required for npy; jsonl defaults to stdout)"
-    )
-    return p
-
-
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
-    return code
 
 
 def _read_lines(stream: IO[str]) -> list[str]:
@@ -67,50 +30,79 @@ def _read_lines(stream: IO[str]) -> list[str]:
 
 
 def _write_jsonl(out: IO[str], vectors: np.ndarray, failed: frozenset[int]) -> None:
+    import json
+
     for i, row in enumerate(vectors):
         embedding = None if i in failed else row.tolist()
         out.write(json.dumps({"index": i, "embedding": embedding}) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``driftmon embed``; returns the exit code."""
+def _texts(args: argparse.Namespace, cfg: Settings) -> tuple[list[str], list[str]]:
+    """The texts to embed and their ids (a canary set's ids, or line numbers from 0)."""
+    if args.canary_set is None:
+        try:
+            texts = _read_lines(sys.stdin)
+        except UnicodeDecodeError:
+            raise UsageError("standard input is not UTF-8 text") from None
+        return texts, [str(i) for i in range(len(texts))]
+    from monitor.inputs import read_canary_set
+
+    sets = {c.name: c for c in cfg.canary_sets}
+    if args.canary_set not in sets:
+        raise UsageError(f"no canary set named {args.canary_set!r} in [[canary_sets]]")
+    items, _ = read_canary_set(sets[args.canary_set].path)
+    chosen = [(key, text) for key, kind, text in items if kind == args.kind]
+    if not chosen:
+        raise UsageError(f"canary set {args.canary_set!r} has no {args.kind} items")
+    return [text for _, text in chosen], [key for key, _ in chosen]
+
+
+def _write(args: argparse.Namespace, vectors: np.ndarray, failed: frozenset[int]) -> None:
+    import numpy as np
+
     try:
-        args = _parser().parse_args(argv)
-    except _UsageError as exc:
-        return _fail(str(exc), 2)
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+        if args.format == "npy":
+            np.save(args.output, vectors)
+        elif args.output:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                _write_jsonl(fh, vectors, failed)
+        else:
+            _write_jsonl(sys.stdout, vectors, failed)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Run ``driftmon embed``; 0 on success, 1 if some texts failed, 2 on a mistake."""
+    from monitor.errors import ProviderError
+    from monitor.providers import build_provider
+
     if args.format == "npy" and not args.output:
-        return _fail("--output is required with --format npy", 2)
-    try:
-        texts = _read_lines(sys.stdin)
-    except UnicodeDecodeError:
-        return _fail("standard input is not UTF-8 text", 2)
-    try:
-        provider = build_provider(load_settings(args.config).model(args.model))
-    except ConfigError as exc:
-        return _fail(str(exc), 2)
+        raise UsageError("--output is required with --format npy")
+    if args.output and Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output} is a folder")
+    cfg = settings(args)
+    texts, ids = _texts(args, cfg)
+    provider = build_provider(cfg.model(args.model))
     try:
         result = provider.embed(texts, args.kind)
     except ProviderError as exc:
-        return _fail(str(exc), 1)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         provider.close()
-    try:
-        if args.format == "npy":
-            np.save(args.output, result.vectors)
-        elif args.output:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                _write_jsonl(fh, result.vectors, result.failed)
-        else:
-            _write_jsonl(sys.stdout, result.vectors, result.failed)
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 2)
+    _write(args, result.vectors, result.failed)
+    if args.ids:
+        try:
+            Path(args.ids).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.ids}: {exc.strerror or exc}") from None
     if result.failed:
         first = sorted(result.failed)[:10]
         more = " ..." if len(result.failed) > 10 else ""
         sys.stderr.write(
-            f"{PROG}: warning: {len(result.failed)} of {len(texts)} lines were not "
+            f"{PROG}: warning: {len(result.failed)} of {len(texts)} "
+            f"{'lines' if args.canary_set is None else 'items'} were not "
             f"embedded (indices {', '.join(map(str, first))}{more}); their rows "
             f"are {'zero' if args.format == 'npy' else 'null'}\n"
         )

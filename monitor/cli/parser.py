@@ -1,549 +1,216 @@
-"""`driftmon` command line: the only place that parses argv and configures logging."""
+"""The one argparse tree of every ``driftmon`` command; handlers are imported when run.
+
+Building the tree imports nothing beyond argparse, so ``--version`` and ``-h`` stay fast.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from monitor import __version__
-from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
-from monitor.errors import ConfigError, MonitorError
+from monitor.cli.common import UsageError
 
-__all__ = ["main"]
+__all__ = ["COMPARE_TESTS", "JOB_CHOICES", "build_parser"]
 
-log = logging.getLogger("driftmon")
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key in ("job", "run_id"):
-            if hasattr(record, key):
-                data[key] = getattr(record, key)
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data)
+#: mirrors monitor.stats.ALL_TESTS (a test checks) so the parser needs no scipy
+COMPARE_TESTS = (
+    "mmd, energy, centroid, ks, cvm, classifier, psi_norm, psi_centroid_cosine, "
+    "psi_nn_similarity, frechet, geometry, novelty"
+)
+#: mirrors monitor.app.CYCLE plus 'cycle' (a test checks)
+JOB_CHOICES = ("sample", "canary", "drift", "alerts", "deliver", "cycle")
+CONFIG_HELP = "TOML config (default: $DRIFTMON_CONFIG, else ./driftmon.toml)"
 
 
-class _TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        tags = " ".join(
-            f"{k}={getattr(record, k)}" for k in ("job", "run_id") if hasattr(record, k)
-        )
-        return f"{line} [{tags}]" if tags else line
+class _Version(argparse.Action):
+    """``--version``: reads the installed distribution's version only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kw: Any) -> None:
+        import monitor
+
+        print(f"driftmon {monitor.__version__}")  # noqa: T201
+        parser.exit()
 
 
-def _setup_logging(level: str, fmt: str) -> None:
-    from monitor.logctx import JobLogFilter
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are a :class:`UsageError` (one line, exit 2)."""
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(JobLogFilter())
-    handler.setFormatter(
-        _JsonFormatter()
-        if fmt == "json"
-        else _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} -h')", prog=self.prog)
+
+
+def _cmd(
+    sub: Any, name: str, handler: str, text: str, *, config: bool = True, **kwargs: Any
+) -> Parser:
+    """A command (or action) whose handler is ``module:function`` under monitor.cli."""
+    p: Parser = sub.add_parser(name, help=text, description=text, **kwargs)
+    p.set_defaults(handler=handler, command_prog=p.prog)
+    if config:
+        p.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
+    return p
+
+
+def _group(sub: Any, name: str, text: str, dest: str) -> Any:
+    p = sub.add_parser(name, help=text, description=text)
+    return p.add_subparsers(dest=dest, required=True, metavar="ACTION", parser_class=Parser)
+
+
+def _json(p: Parser, text: str = "print one JSON object") -> None:
+    p.add_argument("--json", action="store_true", help=text)
+
+
+def _daemon(sub: Any) -> None:
+    p = _cmd(sub, "run", "daemon:cmd_run", "run the agent daemon")
+    p.add_argument("--log-format", choices=["text", "json"], default="text", help="log lines")
+    p = _cmd(
+        sub,
+        "run-once",
+        "daemon:cmd_run_once",
+        "run one job and exit with its status (0 ok or skipped, 1 failed)",
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):  # they log URLs; ours say enough
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _config_path(args: argparse.Namespace) -> str | None:
-    path: str | None = getattr(args, "config", None)
-    if path is None:
-        env = os.environ.get("DRIFTMON_CONFIG")
-        if env:
-            path = env
-        elif Path("driftmon.toml").is_file():
-            path = "driftmon.toml"
-    return path
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(_config_path(args))
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.app import Agent
-
-    path = _config_path(args)
-    settings = load_settings(path)
-    _setup_logging(settings.agent.log_level, args.log_format)
-    return Agent(settings, config_path=path).run_forever()
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.app import load_snapshot
-    from monitor.clock import SystemClock
-    from monitor.status import format_status, status_document
-    from monitor.storage.engine import Database
-    from monitor.storage.migrate import check_revision
-
-    settings = _settings(args)
-    db = Database(settings.database.url)
-    try:
-        check_revision(db)
-        doc = status_document(load_snapshot(db), SystemClock().now())
-    finally:
-        db.dispose()
-    print(json.dumps(doc, indent=2) if args.json else format_status(doc))
-    return 0
-
-
-def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.app import CYCLE
-    from monitor.jobs import JobContext, run_job
-    from monitor.storage.engine import Database
-    from monitor.storage.migrate import check_revision
-
-    settings = _settings(args)
-    _setup_logging(settings.agent.log_level, args.log_format)
-    if args.model is not None:
-        settings.model(args.model)
-    db = Database(settings.database.url)
-    check_revision(db)
-    ctx = JobContext(settings=settings, db=db)
-    if settings.agent.replica_id:
-        ctx.replica = settings.agent.replica_id
-    try:
-        names = CYCLE if args.job == "cycle" else (args.job,)
-        outcomes = [run_job(ctx, name, model=args.model) for name in names]
-    finally:
-        ctx.close()
-        db.dispose()
-    for o in outcomes:
-        print(f"{o.job}: {o.status} ({o.items} items){': ' + o.message if o.message else ''}")
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
-
-
-def cmd_db(args: argparse.Namespace) -> int:
-    from monitor.storage.engine import Database, safe_url
-    from monitor.storage.migrate import check_revision, current_revision, head_revision, upgrade
-
-    settings = _settings(args)
-    db = Database(settings.database.url)
-    try:
-        if args.db_command == "upgrade":
-            before, after = upgrade(db)
-            print(f"{safe_url(db.url)}: {before or 'empty'} -> {after}")
-        elif args.db_command == "current":
-            print(
-                f"{safe_url(db.url)}: at {current_revision(db) or 'no revision'}, "
-                f"code expects {head_revision(db)}"
-            )
-        else:
-            check_revision(db)
-            print(f"{safe_url(db.url)}: schema is at the code's revision {head_revision(db)}")
-    finally:
-        db.dispose()
-    return 0
-
-
-def cmd_config_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.file)
-    print(json.dumps(settings_to_dict(settings), indent=2))
-    print(f"# {args.file}: valid", file=sys.stderr)
-    return 0
-
-
-def cmd_config_reference(_args: argparse.Namespace) -> int:
-    print("| key | type | default | meaning |\n|---|---|---|---|")
-    for key, tp, default, help_text in describe_settings():
-        print(f"| `{key}` | {tp} | `{default}` | {help_text} |")
-    return 0
-
-
-def cmd_canary(args: argparse.Namespace) -> int:
-    from monitor.canaries import read_canary_set
-    from monitor.clock import SystemClock
-    from monitor.storage import repository as repo
-    from monitor.storage.engine import Database
-    from monitor.storage.migrate import check_revision
-
-    settings = _settings(args)
-    db = Database(settings.database.url)
-    try:
-        check_revision(db)
-        if args.canary_command == "import":
-            now = SystemClock().now()
-            for cset in settings.canary_sets:
-                items, qrels = read_canary_set(cset.path, cset.qrels)
-                with db.transaction() as s:
-                    set_id, created = repo.import_canary_set(
-                        s, cset.name, cset.path, items, qrels, now
-                    )
-                state = "imported as a new version" if created else "unchanged"
-                print(
-                    f"{cset.name}: {len(items)} items, {len(qrels)} judgements, {state} "
-                    f"(id {set_id})"
-                )
-        elif args.canary_command == "rebaseline":
-            return _rebaseline(settings, db, args)
-        else:
-            names = [c.name for c in settings.canary_sets]
-            if args.canary_command == "show":
-                if args.name not in names:
-                    raise ConfigError(f"no canary set named {args.name!r} in [[canary_sets]]")
-                names = [args.name]
-            with db.read() as s:
-                runs = repo.latest_canary_runs(s)
-                for name in names:
-                    set_id = repo.latest_canary_set(s, name)
-                    if set_id is None:
-                        print(f"{name}: not imported yet")
-                        continue
-                    items = repo.canary_items(s, set_id)
-                    kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
-                    print(
-                        f"{name}: version id {set_id}, {kinds['query']} queries, "
-                        f"{kinds['document']} documents"
-                    )
-                    if args.canary_command == "show":
-                        for r in (r for r in runs if r.canary_set == name):
-                            quality = ", ".join(
-                                f"{k}={v:.3f}"
-                                for k, v in sorted(r.retrieval.items())
-                                if k.startswith(("ndcg", "recall@10"))
-                            )
-                            print(
-                                f"  {r.model}/{r.version}: {r.verdict} at "
-                                f"{r.created_at.isoformat()} min cos {r.min_cosine:.5f} "
-                                f"mean {r.mean_cosine:.5f} {quality}"
-                            )
-    finally:
-        db.dispose()
-    return 0
-
-
-def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
-    from monitor.canary_runs import rebaseline
-    from monitor.jobs import JobContext
-
-    ctx = JobContext(settings=settings, db=db)
-    try:
-        out = rebaseline(
-            ctx,
-            args.model,
-            args.set,
-            reason=args.reason,
-            by=args.by or os.environ.get("USER") or "cli",
-        )
-    finally:
-        ctx.close()
-    print(
-        f"new baseline {out['baseline_id']} for {args.model} ({out['model_version']}) on "
-        f"{args.set}; endpoint noise floor {out['noise_floor']:.6f}"
+    p.add_argument("job", choices=JOB_CHOICES, help="the job ('cycle' runs all in order)")
+    p.add_argument("--model", metavar="NAME", help="only this model (canary and drift jobs)")
+    p.add_argument("--log-format", choices=["text", "json"], default="text", help="log lines")
+    p = _cmd(sub, "status", "daemon:cmd_status", "model versions, verdicts, alerts and jobs")
+    _json(p, "print the /api/v1/status document")
+    p = _cmd(
+        sub,
+        "demo",
+        "daemon:cmd_demo",
+        "run the agent on synthetic traffic and report what it saw",
+        config=False,
     )
-    return 0
-
-
-def cmd_migrate_check(args: argparse.Namespace) -> int:
-    from monitor.canary_runs import format_migrate_check, migrate_check
-    from monitor.jobs import JobContext
-    from monitor.storage.engine import Database
-    from monitor.storage.migrate import check_revision
-
-    settings = _settings(args)
-    db = Database(settings.database.url)
-    ctx = JobContext(settings=settings, db=db)
-    try:
-        check_revision(db)
-        doc = migrate_check(ctx, args.from_model, args.to_model, args.set, seed=args.seed)
-    finally:
-        ctx.close()
-        db.dispose()
-    if args.json:
-        print(json.dumps(doc, indent=2, default=str))
-    else:
-        print(format_migrate_check(doc))
-    return 0 if doc["verdict"] == "ready" else 1
-
-
-def cmd_alerts(args: argparse.Namespace) -> int:
-    from monitor.clock import SystemClock
-    from monitor.config import parse_duration
-    from monitor.storage import operations as ops
-    from monitor.storage.engine import Database
-    from monitor.storage.migrate import check_revision
-
-    settings = _settings(args)
-    if args.alerts_command == "test":
-        return _alerts_test(settings, args.sink)
-    db = Database(settings.database.url)
-    now = SystemClock().now()
-    who = getattr(args, "by", None) or os.environ.get("USER") or "cli"
-    try:
-        check_revision(db)
-        if args.alerts_command == "list":
-            with db.read() as s:
-                rows = ops.recent_alerts(s, args.limit)
-                silences = ops.active_silences(s, now)
-            print(
-                f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
-                f"{'since':26} summary"
-            )
-            for a in rows:
-                ack = f" (acked by {a.acknowledged_by})" if a.acknowledged_at else ""
-                print(
-                    f"{a.id:>5} {a.state:9} {a.severity:9} {a.rule:28} {a.fingerprint:17} "
-                    f"{a.started_at.isoformat():26} {a.summary}{ack}"
-                )
-            for x in silences:
-                matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
-                print(
-                    f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
-                    f"{x.created_by}: {x.comment}"
-                )
-        elif args.alerts_command == "silence":
-            matchers = dict(_matcher(m) for m in args.match)
-            try:
-                ends = now + parse_duration(args.duration)
-            except ValueError as exc:
-                raise ConfigError(f"--for: {exc}") from None
-            with db.transaction() as s:
-                sid = ops.add_silence(s, matchers, now, ends, who, args.comment)
-            print(f"silence {sid} until {ends.isoformat()}")
-        elif args.alerts_command == "unsilence":
-            with db.transaction() as s:
-                if not ops.expire_silence(s, args.id, now):
-                    raise ConfigError(f"no active silence with id {args.id}")
-            print(f"silence {args.id} expired")
-        else:  # ack
-            with db.transaction() as s:
-                alert = ops.find_alert(s, args.alert)
-                if alert is None:
-                    raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
-                ops.acknowledge(s, alert.id, who, now)
-            print(
-                f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
-                "until it resolves"
-            )
-    finally:
-        db.dispose()
-    return 0
-
-
-def _matcher(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--match: expected LABEL=VALUE, got {text!r}")
-    return key, value
-
-
-def _alerts_test(settings: Settings, sink: str) -> int:
-    from monitor.delivery import send_test
-    from monitor.jobs import JobContext
-    from monitor.storage.engine import Database
-
-    db = Database(settings.database.url)
-    ctx = JobContext(settings=settings, db=db)
-    try:
-        status = send_test(ctx, sink)
-    finally:
-        ctx.close()
-        db.dispose()
-    print(f"test notification delivered to {sink} (HTTP {status})")
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from monitor.demo import run_demo
-
-    _setup_logging("error", "text")  # the report says what happened; warnings would repeat it
-    return run_demo(Path(args.dir) if args.dir else None, serve=args.serve, listen=args.listen)
-
-
-def _delegate(module: str, function: str = "main") -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        result: int = getattr(importlib.import_module(module), function)(args.rest)
-        return result
-
-    return run
-
-
-# --------------------------------------------------------------------------- parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="driftmon", description="Embedding drift monitor.")
-    parser.add_argument("--version", action="version", version=f"driftmon {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--config",
-            "-c",
-            metavar="FILE",
-            help="TOML config (default: $DRIFTMON_CONFIG or ./driftmon.toml)",
-        )
-        return p
-
-    def with_logs(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--log-format",
-            choices=["text", "json"],
-            default="text",
-            help="log line format (default: text)",
-        )
-        return p
-
-    p = with_logs(with_config(sub.add_parser("run", help="run the agent daemon")))
-    p.set_defaults(func=cmd_run)
-
-    p = with_logs(
-        with_config(
-            sub.add_parser(
-                "run-once", help="run one job and exit with its status (0 ok or skipped, 1 failed)"
-            )
-        )
-    )
+    p.add_argument("--dir", metavar="DIR", help="working folder (default: a new temporary one)")
+    p.add_argument("--serve", action="store_true", help="keep serving /metrics until Ctrl-C")
     p.add_argument(
-        "job",
-        choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
-        help="the job ('cycle' runs all in order)",
+        "--listen", metavar="HOST:PORT", default="127.0.0.1:9108", help="address for --serve"
     )
-    p.add_argument("--model", help="only this model (canary and drift jobs)")
-    p.set_defaults(func=cmd_run_once)
 
-    p = with_config(sub.add_parser("status", help="model versions, verdicts, alerts and jobs"))
-    p.add_argument("--json", action="store_true", help="print the /api/v1/status document")
-    p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("demo", help="run the agent on synthetic traffic and report what it saw")
-    p.add_argument("--dir", help="working folder (default: a new temporary folder)")
+def _db_and_config(sub: Any) -> None:
+    dsub = _group(sub, "db", "database schema", "db_command")
+    _cmd(dsub, "upgrade", "database:cmd_upgrade", "apply migrations up to the code's revision")
+    p = _cmd(
+        dsub,
+        "downgrade",
+        "database:cmd_downgrade",
+        "migrate the schema down to revision REV (run it with the newer driftmon)",
+    )
+    p.add_argument("revision", metavar="REV", help="target revision, e.g. 0004")
+    _cmd(dsub, "current", "database:cmd_current", "show the database's and the code's revision")
+    _cmd(dsub, "check", "database:cmd_check", "exit 0 only if the schema is at the code's revision")
+    csub = _group(sub, "config", "configuration", "config_command")
+    p = _cmd(
+        csub,
+        "check",
+        "database:cmd_config_check",
+        "validate FILE and print the effective config (secrets masked)",
+        config=False,
+    )
+    p.add_argument("file", metavar="FILE", help="the TOML config")
+    _cmd(
+        csub,
+        "reference",
+        "database:cmd_config_reference",
+        "print every setting as a Markdown table",
+        config=False,
+    )
+
+
+def _canary(sub: Any) -> None:
+    ksub = _group(sub, "canary", "canary sets", "canary_command")
+    _cmd(ksub, "import", "canary:cmd_import", "import the configured canary sets")
+    _cmd(ksub, "list", "canary:cmd_list", "list the canary sets")
+    p = _cmd(ksub, "show", "canary:cmd_show", "a canary set's latest runs per model version")
+    p.add_argument("name", metavar="NAME", help="the canary set")
+    p = _cmd(ksub, "rebaseline", "canary:cmd_rebaseline", "replace a model version's baseline")
+    p.add_argument("--model", metavar="NAME", required=True, help="the model")
+    p.add_argument("--set", metavar="SET", required=True, help="the canary set")
+    p.add_argument("--reason", required=True, help="why (stored with the baseline)")
+    p.add_argument("--by", metavar="WHO", help="who (default: $USER)")
+    p = _cmd(
+        ksub,
+        "diff",
+        "offline:cmd_canary_diff",
+        "compare two aligned embedding files of a canary set (exit 0 unchanged or noise, "
+        "1 changed, 2 error)",
+        config=False,
+    )
+    p.set_defaults(error_prog=p.prog)
+    p.add_argument("baseline", metavar="BASELINE", help="baseline embeddings (.npy or .jsonl)")
+    p.add_argument("current", metavar="CURRENT", help="current embeddings, same rows")
+    p.add_argument("--floor", type=float, default=1.0, help="measured noise floor (default: 1)")
     p.add_argument(
-        "--serve", action="store_true", help="keep serving /metrics afterwards until Ctrl-C"
+        "--min-cosine",
+        type=float,
+        default=0.999,
+        help="per-item cosine below which an item counts as moved (default: 0.999)",
     )
-    p.add_argument("--listen", default="127.0.0.1:9108", help="address for --serve")
-    p.set_defaults(func=cmd_demo)
+    _json(p)
 
-    p = sub.add_parser("db", help="database schema")
-    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    for name, text in (
-        ("upgrade", "apply migrations up to the code's revision"),
-        ("current", "show the database's and the code's revision"),
-        ("check", "exit 0 only if the database is at the code's revision"),
-    ):
-        with_config(dbsub.add_parser(name, help=text)).set_defaults(func=cmd_db)
 
-    p = sub.add_parser("config", help="configuration")
-    csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    c = csub.add_parser(
-        "check", help="validate FILE and print the effective config (secrets masked)"
+def _drift_and_migrate(sub: Any) -> None:
+    fsub = _group(sub, "drift", "query drift runs", "drift_command")
+    p = _cmd(fsub, "show", "drift:cmd_show", "a stored drift run: verdict, tests, explanation")
+    p.add_argument("run", metavar="RUN", nargs="?", type=int, help="run id (default: latest)")
+    _json(p)
+    p = _cmd(fsub, "run", "drift:cmd_run", "run the drift job once for one model")
+    p.add_argument("--model", metavar="NAME", required=True, help="the model")
+    p = _cmd(
+        sub,
+        "migrate-check",
+        "canary:cmd_migrate_check",
+        "is a candidate model ready to replace the serving one? (exit 0 ready, 1 not ready)",
     )
-    c.add_argument("file", metavar="FILE")
-    c.set_defaults(func=cmd_config_check)
-    csub.add_parser("reference", help="print every setting as a Markdown table").set_defaults(
-        func=cmd_config_reference
-    )
+    p.add_argument("--from", dest="from_model", metavar="A", required=True, help="serving model")
+    p.add_argument("--to", dest="to_model", metavar="B", required=True, help="candidate model")
+    p.add_argument("--set", metavar="SET", required=True, help="a canary set with qrels")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    _json(p)
 
-    p = sub.add_parser("canary", help="canary sets")
-    ksub = p.add_subparsers(dest="canary_command", required=True, metavar="ACTION")
-    with_config(ksub.add_parser("import", help="import the configured canary sets")).set_defaults(
-        func=cmd_canary
-    )
-    with_config(ksub.add_parser("list", help="list canary sets")).set_defaults(func=cmd_canary)
-    k = with_config(ksub.add_parser("show", help="a canary set's latest runs per model version"))
-    k.add_argument("name")
-    k.set_defaults(func=cmd_canary)
-    k = with_config(ksub.add_parser("rebaseline", help="replace a model version's baseline"))
-    k.add_argument("--model", required=True)
-    k.add_argument("--set", required=True)
-    k.add_argument("--reason", required=True, help="why (stored with the baseline)")
-    k.add_argument("--by", help="who (default $USER)")
-    k.set_defaults(func=cmd_canary)
-    k = ksub.add_parser(
-        "diff", help="compare two aligned .npy embeddings of a canary set", add_help=False
-    )
-    k.add_argument("rest", nargs=argparse.REMAINDER)
-    k.set_defaults(func=_delegate("monitor.offline", "canary_diff_main"))
 
-    p = sub.add_parser("retrieval", help="retrieval metrics")
-    rsub = p.add_subparsers(dest="retrieval_command", required=True, metavar="ACTION")
-    r = rsub.add_parser(
-        "eval", help="recall/nDCG/MRR/MAP of .npy embeddings on qrels", add_help=False
+def _alerts(sub: Any) -> None:
+    asub = _group(
+        sub, "alerts", "alerts: list, silence, acknowledge, test a sink", "alerts_command"
     )
-    r.add_argument("rest", nargs=argparse.REMAINDER)
-    r.set_defaults(func=_delegate("monitor.offline", "retrieval_eval_main"))
-
-    p = with_config(
-        sub.add_parser(
-            "migrate-check",
-            help="is a candidate model ready to "
-            "replace the current one? (exit 0 ready, 1 not ready)",
-        )
-    )
-    p.add_argument("--from", dest="from_model", required=True, help="the serving model")
-    p.add_argument("--to", dest="to_model", required=True, help="the candidate model")
-    p.add_argument("--set", required=True, help="a canary set with qrels")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_migrate_check)
-
-    p = sub.add_parser("alerts", help="alerts: list, silence, acknowledge, test a sink")
-    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    a = with_config(asub.add_parser("list", help="recent alerts, newest first, and silences"))
-    a.add_argument("--limit", type=int, default=50)
-    a.set_defaults(func=cmd_alerts)
-    a = with_config(asub.add_parser("silence", help="mute notifications of matching alerts"))
-    a.add_argument(
+    p = _cmd(asub, "list", "alerts:cmd_list", "recent alerts, newest first, and silences")
+    p.add_argument("--limit", type=int, default=50, help="how many alerts (default: 50)")
+    p = _cmd(asub, "silence", "alerts:cmd_silence", "mute notifications of matching alerts")
+    p.add_argument(
         "--match",
         action="append",
         required=True,
         metavar="LABEL=VALUE",
         help="label matcher (repeatable; all must match)",
     )
-    a.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
-    a.add_argument("--comment", default="", help="why")
-    a.add_argument("--by", help="who (default $USER)")
-    a.set_defaults(func=cmd_alerts)
-    a = with_config(asub.add_parser("unsilence", help="end a silence now"))
-    a.add_argument("id", type=int)
-    a.set_defaults(func=cmd_alerts)
-    a = with_config(asub.add_parser("ack", help="acknowledge a firing alert (stops re-sends)"))
-    a.add_argument("alert", help="alert id or fingerprint (prefix)")
-    a.add_argument("--by", help="who (default $USER)")
-    a.set_defaults(func=cmd_alerts)
-    a = with_config(asub.add_parser("test", help="send a clearly marked test notification"))
-    a.add_argument("--sink", required=True, help="the sink's name")
-    a.set_defaults(func=cmd_alerts)
+    p.add_argument("--for", dest="duration", metavar="DURATION", default="2h", help="default 2h")
+    p.add_argument("--comment", default="", help="why")
+    p.add_argument("--by", metavar="WHO", help="who (default: $USER)")
+    p = _cmd(asub, "unsilence", "alerts:cmd_unsilence", "end a silence now")
+    p.add_argument("id", metavar="ID", type=int, help="the silence id")
+    p = _cmd(asub, "ack", "alerts:cmd_ack", "acknowledge a firing alert (stops re-sends)")
+    p.add_argument("alert", metavar="ALERT", help="alert id or fingerprint (prefix)")
+    p.add_argument("--by", metavar="WHO", help="who (default: $USER)")
+    p = _cmd(asub, "test", "alerts:cmd_test", "send a clearly marked test notification")
+    p.add_argument("--sink", metavar="NAME", required=True, help="the sink's name")
 
-    for name, module, text in (
-        ("compare", "monitor.compare", "two-sample drift tests on two embedding files"),
-        ("embed", "monitor.embed_cmd", "embed stdin lines with a configured model"),
-    ):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_delegate(module))
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = Parser(prog="driftmon", description="Embedding drift monitor.")
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+    _daemon(sub)
+    _db_and_config(sub)
+    _canary(sub)
+    _drift_and_migrate(sub)
+    _alerts(sub)
+    from monitor.cli.offline_args import add_offline_commands
+
+    add_offline_commands(sub, _cmd, _json)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result: int = args.func(args)
-        return result
-    except MonitorError as exc:
-        print(f"driftmon: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 
-__all__ = ["Database", "safe_url"]
+__all__ = ["Database", "connect_error", "safe_url"]
 
 
 def safe_url(url: str) -> str:
@@ -52,7 +53,7 @@ class Database:
         except ModuleNotFoundError as exc:
             raise StorageError(
                 f"database.url needs the Python package {exc.name!r} "
-                "(for PostgreSQL: pip install 'driftmon[postgres]')"
+                "(for PostgreSQL, from a clone: pip install '.[postgres]')"
             ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -68,9 +69,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"database {safe_url(self.url)} is unreachable: {_first_line(exc)}"
-            ) from None
+            raise connect_error(self.url, exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -101,3 +100,18 @@ def _first_line(exc: BaseException) -> str:
         if str(exc)
         else (type(exc).__name__)
     )
+
+
+def connect_error(url: str, exc: BaseException) -> StorageError:
+    """The one-line error for a failed connection; a missing database is named as such."""
+    first = _first_line(exc)
+    missing = re.search(r'database "([^"]+)" does not exist', first)
+    if missing:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        return StorageError(
+            f"database {missing.group(1)} does not exist on {where} (create it first)"
+        )
+    return StorageError(f"database {safe_url(url)} is unreachable: {first}")
