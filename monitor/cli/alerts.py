@@ -20,7 +20,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    with open_database(settings(args), read_only=True) as db, db.read() as s:
+    with open_database(settings(args, say_defaults=True), read_only=True) as db, db.read() as s:
         rows = ops.recent_alerts(s, args.limit)
         silences = ops.active_silences(s, SystemClock().now())
     print(

@@ -34,12 +34,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    cfg = settings(args)
+    cfg = settings(args, say_defaults=True)
     return _listing(cfg, [c.name for c in cfg.canary_sets], show=False)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    cfg = settings(args)
+    cfg = settings(args, say_defaults=True)
     if args.name not in [c.name for c in cfg.canary_sets]:
         raise UsageError(f"no canary set named {args.name!r} in [[canary_sets]]")
     return _listing(cfg, [args.name], show=True)

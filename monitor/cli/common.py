@@ -43,12 +43,13 @@ def config_path(args: argparse.Namespace) -> str | None:
     return path
 
 
-def settings(args: argparse.Namespace) -> Settings:
-    """The validated settings of the command's config; says so on stderr when there is none."""
+def settings(args: argparse.Namespace, *, say_defaults: bool = False) -> Settings:
+    """The validated settings of the command's config; with ``say_defaults`` (read-only
+    commands) a note on stderr when no config file was found."""
     from monitor.config import load_settings
 
     path = config_path(args)
-    if path is None:
+    if path is None and say_defaults:
         print(f"driftmon: note: {NO_CONFIG}", file=sys.stderr)
     return load_settings(path)
 

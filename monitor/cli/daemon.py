@@ -72,7 +72,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.status import format_status, status_document
 
-    cfg = settings(args)
+    cfg = settings(args, say_defaults=True)
     with open_database(cfg, read_only=True) as db:
         doc = status_document(load_snapshot(db), SystemClock().now())
     print(json.dumps(doc, indent=2) if args.json else format_status(doc))

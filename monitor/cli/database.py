@@ -42,7 +42,7 @@ def cmd_current(args: argparse.Namespace) -> int:
     from monitor.storage.engine import safe_url
     from monitor.storage.migrate import current_revision, head_revision
 
-    with open_database(settings(args), read_only=True, check=False) as db:
+    with open_database(settings(args, say_defaults=True), read_only=True, check=False) as db:
         print(
             f"{safe_url(db.url)}: at {current_revision(db) or 'no revision'}, "
             f"code expects {head_revision(db)}"
@@ -54,7 +54,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from monitor.storage.engine import safe_url
     from monitor.storage.migrate import head_revision
 
-    with open_database(settings(args), read_only=True) as db:
+    with open_database(settings(args, say_defaults=True), read_only=True) as db:
         print(f"{safe_url(db.url)}: schema is at the code's revision {head_revision(db)}")
     return 0
 

@@ -110,7 +110,7 @@ def _explanation(ex: dict[str, Any] | None) -> list[str]:
 def cmd_show(args: argparse.Namespace) -> int:
     from monitor.storage.drift_history import drift_run_detail
 
-    with open_database(settings(args), read_only=True) as db, db.read() as s:
+    with open_database(settings(args, say_defaults=True), read_only=True) as db, db.read() as s:
         run = drift_run_detail(s, args.run)
     if run is None:
         if args.run is not None:
