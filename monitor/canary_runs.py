@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from monitor.inputs import read_canary_set
 from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.errors import ConfigError, ProviderError
+from monitor.inputs import read_canary_set
 from monitor.stats import retrieval
 from monitor.stats.canary import compare_to_baseline, noise_floor
 from monitor.storage import repository as repo

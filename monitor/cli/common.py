@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,6 +97,8 @@ def open_database(
 
 def check_listen(listen: str, what: str = "server.listen") -> None:
     """Refuse an address the HTTP server could not bind, before any work starts."""
+    import socket
+
     host, _, port = listen.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
     try:

@@ -31,7 +31,7 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kw: Any) -> None:
         import monitor
 
-        print(f"driftmon {monitor.__version__}")  # noqa: T201
+        print(f"driftmon {monitor.__version__}")
         parser.exit()
 
 
