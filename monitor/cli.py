@@ -115,7 +115,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.jobs.context import JobContext
+    from monitor.jobs.context import JobContext, default_replica
     from monitor.jobs.runner import run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
@@ -126,9 +126,9 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         settings.model(args.model)
     db = Database(settings.database.url)
     check_revision(db)
-    ctx = JobContext(settings=settings, db=db)
-    if settings.agent.replica_id:
-        ctx.replica = settings.agent.replica_id
+    ctx = JobContext(
+        settings=settings, db=db, replica=settings.agent.replica_id or default_replica()
+    )
     try:
         names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]

@@ -9,7 +9,6 @@ from typing import Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.payload import test_payload
-from monitor.alerting.webhook import WebhookSender
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
@@ -58,8 +57,6 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
     sink = sinks[sink_name]
     now = ctx.clock.now()
     payload = test_payload(now)
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     url, body, secret = _request(sink, payload, ctx.environ)
     return ctx.sender.send(
         url,
@@ -74,8 +71,6 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
     """Send every due delivery once; each outcome is committed on its own."""
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     now = ctx.clock.now()
     rng = random.Random()
     with ctx.db.read() as s:

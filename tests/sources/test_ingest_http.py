@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from monitor.clock import FixedClock
 from monitor.errors import ProviderError
-from monitor.jobs.context import JobContext
+from monitor.jobs.context import ContextSwitch, JobContext
 from monitor.jobs.drift import embed_missing
 from monitor.jobs.ingest import ingest_route
 from monitor.providers import build_provider
@@ -115,7 +115,7 @@ def make_ingest(tmp_path: Path, db: Database, clock: FixedClock) -> Iterator[Cal
         ctx = JobContext(settings=settings, db=db, clock=clock, environ={"INGEST_TOKEN": TOKEN})
         for m in settings.models:
             ctx.providers[m.name] = Counting(build_provider(m))  # type: ignore[assignment]
-        server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ctx)})
+        server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ContextSwitch(ctx))})
         server.start()
         client = httpx.Client(base_url=server.url, timeout=10)
         started.append((server, client, ctx))
