@@ -15,7 +15,6 @@ from typing import Any
 from monitor import metrics
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings, load_settings, parse_duration, parse_schedule
-from monitor.domain import ModelVersionInfo, Snapshot
 from monitor.errors import MonitorError, StorageError
 from monitor.jobs.context import ContextSwitch, JobContext, default_replica
 from monitor.jobs.ingest import ingest_route
@@ -24,42 +23,17 @@ from monitor.jobs.runner import JobOutcome, run_job
 from monitor.scheduler import build_scheduler, reschedule, schedule_period
 from monitor.server import HttpServer, Request, Response
 from monitor.status import status_document
-from monitor.storage import operations as ops
-from monitor.storage import repository as repo
+from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Database
 from monitor.storage.migrate import check_revision
+from monitor.storage.snapshot import load_snapshot
 
-__all__ = ["CYCLE", "Agent", "load_snapshot"]
+__all__ = ["CYCLE", "Agent"]
 
 log = logging.getLogger("driftmon.app")
 
 #: the order of one full cycle
 CYCLE = JOB_NAMES
-
-
-def load_snapshot(db: Database) -> Snapshot:
-    """Everything /metrics shows, in one short read."""
-    with db.read() as s:
-        versions = tuple(
-            ModelVersionInfo(
-                model=m.model,
-                version=m.version,
-                provider=m.provider,
-                model_id=m.model_id,
-                dimensions=m.dimensions,
-                fingerprint=m.fingerprint or "",
-            )
-            for m in repo.active_model_versions(s)
-        )
-        return Snapshot(
-            model_versions=versions,
-            drift_runs=tuple(repo.latest_drift_runs(s)),
-            canary_runs=tuple(repo.latest_canary_runs(s)),
-            jobs=tuple(ops.job_summaries(s)),
-            alerts=tuple(ops.active_alerts(s)),
-            deliveries=tuple(ops.delivery_counts(s)),
-            source_counters=tuple(repo.source_counters(s)),
-        )
 
 
 class Agent:
@@ -139,7 +113,7 @@ class Agent:
         if checks["database"] == "ok":
             now = self.ctx.clock.now()
             with self.db.read() as s:
-                jobs = {j.job: j for j in ops.job_summaries(s)}
+                jobs = {j.job: j for j in job_runs_store.job_summaries(s)}
             for name in JOB_NAMES:
                 j = jobs.get(name)
                 limit = 2 * job_interval(self.settings, name, self.ctx.cron_periods) + timedelta(

@@ -20,7 +20,7 @@ from monitor.domain import CanaryItemRecord
 from monitor.errors import ConfigError, ProviderError
 from monitor.metrics import ProviderMeter
 from monitor.providers import EmbeddingProvider, EmbeddingResult, Kind, build_provider
-from monitor.storage import repository as repo
+from monitor.storage import samples as samples_store
 from monitor.storage.engine import Database
 
 __all__ = [
@@ -222,7 +222,7 @@ def embed_by_hash(
     the provider failed to embed is absent from the answer; a failing endpoint raises.
     """
     with ctx.db.read() as s:
-        known = repo.embeddings_by_hash(s, mv_id, sorted(texts))
+        known = samples_store.embeddings_by_hash(s, mv_id, sorted(texts))
     pending = [(h, t) for h, t in texts.items() if h not in known]
     for start in range(0, len(pending), EMBED_BATCH):
         chunk = pending[start : start + EMBED_BATCH]

@@ -12,7 +12,7 @@ from monitor.alerting.payload import test_payload
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
-from monitor.storage import operations as ops
+from monitor.storage import alerts as alerts_store
 
 __all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
 
@@ -74,7 +74,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
     now = ctx.clock.now()
     rng = random.Random()
     with ctx.db.read() as s:
-        due = ops.due_deliveries(s, now)
+        due = alerts_store.due_deliveries(s, now)
     sent = failed = dead = 0
     for d in due:
         sink = sinks.get(d.sink)
@@ -107,7 +107,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 ):
                     is_dead = True
         with ctx.db.transaction() as s:
-            ops.mark_delivery(
+            alerts_store.mark_delivery(
                 s, d.id, now, ok=ok, status=status, error=error, retry_in=retry_in, dead=is_dead
             )
         sent += ok

@@ -19,7 +19,7 @@ from typing import Any
 from monitor.config import resolve_secret
 from monitor.errors import ConfigError, MonitorError
 from monitor.jobs.context import ContextSwitch, JobContext
-from monitor.jobs.sample import StoreResult, store_records
+from monitor.jobs.reservoir import StoreResult, store_records
 from monitor.server import Request, Response
 from monitor.sources.http import MAX_ERRORS, BodyError, IngestBatch, bearer_source, parse_body
 

@@ -24,7 +24,7 @@ from monitor.jobs.ingest import ingest_route
 from monitor.providers import build_provider
 from monitor.providers.base import EmbeddingResult
 from monitor.server import HttpServer
-from monitor.storage import repository as repo
+from monitor.storage import versions as versions_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import QueryEmbedding, QuerySample, SampleWindow, SourceCounter
 
@@ -247,7 +247,7 @@ def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
     settings = ing.ctx.settings
     with ing.db.transaction() as s:
         versions = {
-            m.name: repo.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
+            m.name: versions_store.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
             for m in settings.models
         }
     with ing.db.read() as s:
