@@ -199,19 +199,23 @@ class DriftCollector(Collector):
                 1,
             )
         for run in snap.drift_runs:
-            mv = [run.model, run.version]
+            run_labels = [run.model, run.version]
             insufficient = run.verdict == "insufficient_data"
-            add("driftmon_drift_insufficient_data", mv, float(insufficient))
+            add("driftmon_drift_insufficient_data", run_labels, float(insufficient))
             if not insufficient:
-                add("driftmon_drift_detected", mv, float(run.verdict == "drift"))
-            add("driftmon_drift_samples", [*mv, "reference"], run.n_ref)
-            add("driftmon_drift_samples", [*mv, "current"], run.n_cur)
-            add("driftmon_drift_last_run_timestamp_seconds", mv, _ts(run.created_at))
+                add("driftmon_drift_detected", run_labels, float(run.verdict == "drift"))
+            add("driftmon_drift_samples", [*run_labels, "reference"], run.n_ref)
+            add("driftmon_drift_samples", [*run_labels, "current"], run.n_cur)
+            add("driftmon_drift_last_run_timestamp_seconds", run_labels, _ts(run.created_at))
             for test, v in sorted(run.tests.items()):
-                add("driftmon_drift_statistic", [*mv, test], v.get("statistic"))
-                add("driftmon_drift_p_value", [*mv, test], v.get("p_value"))
-                add("driftmon_drift_effect", [*mv, test], v.get("effect"))
-            add("driftmon_drift_novelty_ratio", mv, run.tests.get("novelty", {}).get("statistic"))
+                add("driftmon_drift_statistic", [*run_labels, test], v.get("statistic"))
+                add("driftmon_drift_p_value", [*run_labels, test], v.get("p_value"))
+                add("driftmon_drift_effect", [*run_labels, test], v.get("effect"))
+            add(
+                "driftmon_drift_novelty_ratio",
+                run_labels,
+                run.tests.get("novelty", {}).get("statistic"),
+            )
         for c in snap.canary_runs:
             labels = [c.model, c.version, c.canary_set]
             add("driftmon_canary_changed", labels, float(c.verdict == "changed"))
