@@ -11,9 +11,9 @@
     │   └── SchemaMismatch     the database revision differs from the code's
     └── AlertDeliveryError     a webhook did not accept a delivery
 
-``InsufficientDataError`` lives in the pure ``monitor.stats`` leaf (import it
-from there; this base module never imports stats, so the CLI starts fast).
-Every MonitorError message is one line meant for a user: it never carries query
+``monitor.stats`` is a pure leaf with its own ``InsufficientDataError`` (this
+module does not import it, so the CLI does not load SciPy); the job runner records
+it as a skipped run. Every MonitorError message is one line meant for a user: it never carries query
 text or a secret.
 """
 

@@ -119,3 +119,17 @@ def test_help_on_every_command_and_group(words: list[str]) -> None:
         proc = subprocess.run([DRIFTMON, *words, flag], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and proc.stderr == "", (words, proc.stderr)
         assert proc.stdout.startswith(f"usage: {' '.join(['driftmon', *words])}"), proc.stdout
+
+
+def test_parser_constants_mirror_the_code_they_stand_for() -> None:
+    """The parser keeps SciPy out of ``-h`` by spelling these out; they must not drift."""
+    from monitor.cli.parser import COMPARE_TESTS, JOB_CHOICES
+    from monitor.jobs.registry import JOB_NAMES
+    from monitor.stats import ALL_TESTS, DEFAULT_TESTS
+    from monitor.stats.retrieval import DEFAULT_CUTOFFS
+
+    assert COMPARE_TESTS.split(", ") == list(ALL_TESTS)
+    assert [t for t in ALL_TESTS if t not in DEFAULT_TESTS] == ["cvm"]  # "default: all but cvm"
+    assert JOB_CHOICES == (*JOB_NAMES, "cycle")
+    eval_parser = dict(commands())["driftmon retrieval eval"]
+    assert eval_parser.get_default("cutoffs") == ",".join(f"{c:g}" for c in DEFAULT_CUTOFFS)

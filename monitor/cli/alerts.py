@@ -16,7 +16,7 @@ def _ts(value: datetime) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as ops
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -51,7 +51,7 @@ def _matcher(text: str) -> tuple[str, str]:
 def cmd_silence(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import parse_duration
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as ops
 
     matchers = dict(_matcher(m) for m in args.match)
     now = SystemClock().now()
@@ -67,7 +67,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
 def cmd_unsilence(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as ops
 
     with open_database(settings(args)) as db, db.transaction() as s:
         if not ops.expire_silence(s, args.id, SystemClock().now()):
@@ -79,7 +79,7 @@ def cmd_unsilence(args: argparse.Namespace) -> int:
 def cmd_ack(args: argparse.Namespace) -> int:
     """Only a firing alert can be acknowledged: a pending one has sent nothing yet."""
     from monitor.clock import SystemClock
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as ops
 
     by = who(args)
     with open_database(settings(args)) as db, db.transaction() as s:
@@ -100,8 +100,8 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from monitor.delivery import send_test
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.deliver import send_test
 
     cfg = settings(args)
     with open_database(cfg, check=False) as db:

@@ -17,7 +17,7 @@ __all__ = ["cmd_import", "cmd_list", "cmd_migrate_check", "cmd_rebaseline", "cmd
 def cmd_import(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.inputs import read_canary_set
-    from monitor.storage import repository as repo
+    from monitor.storage import canaries as repo
 
     cfg = settings(args)
     with open_database(cfg) as db:
@@ -46,7 +46,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _listing(cfg: Settings, names: list[str], *, show: bool) -> int:
-    from monitor.storage import repository as repo
+    from monitor.storage import canaries as repo
 
     with open_database(cfg, read_only=True) as db, db.read() as s:
         runs = repo.latest_canary_runs(s)
@@ -78,8 +78,8 @@ def _listing(cfg: Settings, names: list[str], *, show: bool) -> int:
 
 
 def cmd_rebaseline(args: argparse.Namespace) -> int:
-    from monitor.canary_runs import rebaseline
-    from monitor.jobs import JobContext
+    from monitor.jobs.canary import rebaseline
+    from monitor.jobs.context import JobContext
 
     cfg = settings(args)
     with open_database(cfg) as db:
@@ -96,8 +96,8 @@ def cmd_rebaseline(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_check(args: argparse.Namespace) -> int:
-    from monitor.canary_runs import format_migrate_check, migrate_check
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.migration import format_migrate_check, migrate_check
 
     cfg = settings(args)
     with open_database(cfg) as db:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +31,11 @@ class UsageError(MonitorError):
 
 def config_path(args: argparse.Namespace) -> str | None:
     """``-c FILE``, else ``$DRIFTMON_CONFIG``, else ``./driftmon.toml`` if it exists."""
+    from monitor.config import config_path_from_env
+
     path: str | None = getattr(args, "config", None)
     if path is None:
-        env = os.environ.get("DRIFTMON_CONFIG")
+        env = config_path_from_env()
         if env:
             path = env
         elif Path("driftmon.toml").is_file():
@@ -55,17 +56,10 @@ def settings(args: argparse.Namespace, *, say_defaults: bool = False) -> Setting
 
 def who(args: argparse.Namespace) -> str:
     """``--by``, else $USER, else 'cli'."""
+    from monitor.config import current_user
+
     by: str | None = getattr(args, "by", None)
-    return by or os.environ.get("USER") or "cli"
-
-
-def _sqlite_file(url: str) -> Path | None:
-    if not url.startswith("sqlite"):
-        return None
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    return Path(database) if database and database != ":memory:" else None
+    return by or current_user() or "cli"
 
 
 @contextmanager
@@ -77,10 +71,10 @@ def open_database(
     ``read_only`` refuses a SQLite file that does not exist rather than creating an
     empty one; ``check`` refuses a schema that is not at the code's revision.
     """
-    from monitor.storage.engine import Database, safe_url
+    from monitor.storage.engine import Database, safe_url, sqlite_file
     from monitor.storage.migrate import check_revision
 
-    file = _sqlite_file(cfg.database.url)
+    file = sqlite_file(cfg.database.url)
     if read_only and file is not None and not file.exists():
         raise UsageError(
             f"database {safe_url(cfg.database.url)} does not exist: "

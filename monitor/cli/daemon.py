@@ -43,21 +43,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_run_once(args: argparse.Namespace) -> int:
     cfg = settings(args)
     setup_logging(cfg.agent.log_level, args.log_format)
-    from monitor.app import CYCLE
+    from monitor.jobs.registry import JOB_NAMES
 
-    return run_jobs(cfg, CYCLE if args.job == "cycle" else (args.job,), args.model)
+    return run_jobs(cfg, JOB_NAMES if args.job == "cycle" else (args.job,), args.model)
 
 
 def run_jobs(cfg: Settings, names: Sequence[str], model: str | None) -> int:
     """Run ``names`` once in order, print one line each; 1 if any failed, else 0."""
-    from monitor.jobs import JobContext, run_job
+    from monitor.jobs.context import JobContext, default_replica
+    from monitor.jobs.runner import run_job
 
     if model is not None:
         cfg.model(model)  # an unknown name is a ConfigError before anything runs
     with open_database(cfg) as db:
-        ctx = JobContext(settings=cfg, db=db)
-        if cfg.agent.replica_id:
-            ctx.replica = cfg.agent.replica_id
+        ctx = JobContext(settings=cfg, db=db, replica=cfg.agent.replica_id or default_replica())
         try:
             outcomes = [run_job(ctx, name, model=model) for name in names]
         finally:
@@ -68,9 +67,9 @@ def run_jobs(cfg: Settings, names: Sequence[str], model: str | None) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.app import load_snapshot
     from monitor.clock import SystemClock
     from monitor.status import format_status, status_document
+    from monitor.storage.snapshot import load_snapshot
 
     cfg = settings(args, say_defaults=True)
     with open_database(cfg, read_only=True) as db:

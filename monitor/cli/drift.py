@@ -14,7 +14,7 @@ from monitor.cli.daemon import run_jobs
 from monitor.cli.logs import setup_logging
 
 if TYPE_CHECKING:
-    from monitor.storage.drift_history import DriftRunDetail
+    from monitor.storage.drift import DriftRunDetail
 
 __all__ = ["cmd_run", "cmd_show"]
 
@@ -108,7 +108,7 @@ def _explanation(ex: dict[str, Any] | None) -> list[str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from monitor.storage.drift_history import drift_run_detail
+    from monitor.storage.drift import drift_run_detail
 
     with open_database(settings(args, say_defaults=True), read_only=True) as db, db.read() as s:
         run = drift_run_detail(s, args.run)
