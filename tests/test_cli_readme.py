@@ -78,6 +78,8 @@ NEEDLES = {
 }
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 25 processes, a full cycle among them, on a loaded machine
 def test_every_readme_command_runs_as_shown(tmp_path: Path) -> None:
     assert DRIFTMON, "the driftmon console script is not installed"
     shutil.copytree(

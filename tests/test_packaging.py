@@ -29,3 +29,11 @@ def test_no_install_hint_names_the_other_projects_package() -> None:
     for path in [ROOT / "README.md", *ROOT.joinpath("monitor").rglob("*.py")]:
         text = path.read_text()
         assert "driftmon[" not in text and "install driftmon" not in text, path
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    import monitor
+
+    assert monitor.__version__ == version("driftmon-agent") == PROJECT["project"]["version"]
