@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is ours
     token = os.environ.get(args.token_env, "")
     if not token:
         print(f"traffic: environment variable {args.token_env} is not set", file=sys.stderr)

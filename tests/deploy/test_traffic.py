@@ -141,3 +141,11 @@ def test_phases_alternate_ordinary_then_drift() -> None:
         0.3,
     ]
     assert drift_share_at(Plan(url="", token="t", drift_minutes=0), 100) == 0.0
+
+
+@pytest.mark.parametrize(
+    "args", [["--per-minute", "0"], ["--batches-per-minute", "-1"], ["--drift-share", "1.5"]]
+)
+def test_a_bad_argument_is_one_line_and_exit_2(args: list[str]) -> None:
+    done = _traffic("http://127.0.0.1:9", {**os.environ, "DEMO_INGEST_TOKEN": "t"}, *args)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
