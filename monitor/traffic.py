@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -25,7 +24,9 @@ from datetime import UTC, datetime
 import httpx
 import numpy as np
 
+from monitor.config import resolve_secret
 from monitor.demo_data import queries
+from monitor.errors import ConfigError
 
 __all__ = ["Plan", "Sent", "drift_share_at", "main", "run"]
 
@@ -139,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is ours
-    token = os.environ.get(args.token_env, "")
-    if not token:
-        print(f"traffic: environment variable {args.token_env} is not set", file=sys.stderr)
+    try:
+        token = resolve_secret(args.token_env, "traffic: --token-env")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 2
     if args.per_minute < 1 or args.batches_per_minute < 1 or not 0 <= args.drift_share <= 1:
         print(

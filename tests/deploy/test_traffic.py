@@ -127,7 +127,9 @@ def test_a_missing_token_is_one_line_and_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_SUCH_TOKEN"}
     done = _traffic("http://127.0.0.1:9", env, "--token-env", "NO_SUCH_TOKEN")
     assert done.returncode == 2
-    assert done.stderr.strip() == "traffic: environment variable NO_SUCH_TOKEN is not set"
+    assert done.stderr.strip() == (
+        "traffic: --token-env: environment variable NO_SUCH_TOKEN is not set"
+    )
 
 
 def test_phases_alternate_ordinary_then_drift() -> None:
