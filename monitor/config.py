@@ -30,6 +30,7 @@ __all__ = [
     "MigrationSettings",
     "ModelSettings",
     "PolicyRuleSettings",
+    "RetentionSettings",
     "RuleSettings",
     "SamplingSettings",
     "ScheduleSettings",
@@ -306,6 +307,32 @@ class DriftSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    drift_runs: Duration = _doc(
+        "keep drift runs (and their test results) this long; '0s' keeps them forever",
+        Duration("90d"),
+    )
+    canary_runs: Duration = _doc(
+        "keep canary runs (and their retrieval metrics) this long; '0s' = forever",
+        Duration("90d"),
+    )
+    samples: Duration = _doc(
+        "keep query samples and their embeddings this long, counted from their window; "
+        "the drift reference window is always kept; '0s' = forever",
+        Duration("14d"),
+    )
+    job_runs: Duration = _doc("keep job run records this long; '0s' = forever", Duration("14d"))
+    deliveries: Duration = _doc(
+        "keep delivered and dead outbox rows this long; '0s' = forever", Duration("30d")
+    )
+    resolved_alerts: Duration = _doc(
+        "keep resolved alerts this long after they resolved; '0s' = forever", Duration("90d")
+    )
+    batch_size: int = _doc("rows deleted per transaction by the prune job", 1000)
+    max_rows_per_run: int = _doc("rows the prune job deletes at most per run", 100_000)
+
+
+@dataclass(frozen=True)
 class ScheduleSettings:
     sample: Schedule = _doc(
         "when the sampling job runs: an interval or 'cron:<crontab>'", Schedule("1m")
@@ -314,6 +341,7 @@ class ScheduleSettings:
     drift: Schedule = _doc("when the drift job runs", Schedule("1h"))
     alerts: Schedule = _doc("when alert evaluation runs", Schedule("1m"))
     deliver: Schedule = _doc("when the webhook delivery worker runs", Schedule("15s"))
+    prune: Schedule = _doc("when old rows are deleted ([retention])", Schedule("1h"))
     misfire_grace: Duration = _doc("how late a job may still start", Duration("5m"))
     jitter: Duration = _doc("random delay added to each run", Duration("0s"))
 
@@ -461,6 +489,9 @@ class Settings:
     drift: DriftSettings = _doc("drift runs", default_factory=DriftSettings)
     schedule: ScheduleSettings = _doc("job intervals", default_factory=ScheduleSettings)
     alerts: AlertSettings = _doc("alerting", default_factory=AlertSettings)
+    retention: RetentionSettings = _doc(
+        "how long stored rows are kept (the prune job)", default_factory=RetentionSettings
+    )
     migration: MigrationSettings = _doc(
         "blue-green checks ('driftmon migrate-check')", default_factory=MigrationSettings
     )
@@ -726,9 +757,20 @@ def _check(s: Settings) -> None:
         parse_reference(s.drift.reference)
     except ValueError as exc:
         raise ConfigError(f"drift.reference: {exc}") from None
+    _check_retention(s.retention)
     host, _, port = s.server.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"server.listen: expected host:port, got {s.server.listen!r}")
+
+
+def _check_retention(r: RetentionSettings) -> None:
+    for f in dataclasses.fields(r):
+        value = getattr(r, f.name)
+        if isinstance(value, Duration) and parse_duration(value) > timedelta(days=36500):
+            raise ConfigError(f"retention.{f.name}: expected at most 36500d, got {value!r}")
+    for key in ("batch_size", "max_rows_per_run"):
+        if getattr(r, key) < 1:
+            raise ConfigError(f"retention.{key}: expected at least 1, got {getattr(r, key)}")
 
 
 #: keys of [[sources]] that only one kind reads

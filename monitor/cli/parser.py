@@ -18,7 +18,7 @@ COMPARE_TESTS = (
     "psi_nn_similarity, frechet, geometry, novelty"
 )
 #: mirrors monitor.app.CYCLE plus 'cycle' (a test checks)
-JOB_CHOICES = ("sample", "canary", "drift", "alerts", "deliver", "cycle")
+JOB_CHOICES = ("sample", "canary", "drift", "alerts", "deliver", "prune", "cycle")
 CONFIG_HELP = "TOML config (default: $DRIFTMON_CONFIG, else ./driftmon.toml)"
 
 

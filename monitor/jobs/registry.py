@@ -11,7 +11,7 @@ from monitor.config import Settings, parse_schedule
 __all__ = ["JOB_NAMES", "JobName", "job_interval", "job_schedule"]
 
 #: every job of the agent; ``[schedule]`` has one key per job, of the same name
-JobName = Literal["sample", "canary", "drift", "alerts", "deliver"]
+JobName = Literal["sample", "canary", "drift", "alerts", "deliver", "prune"]
 JOB_NAMES: tuple[JobName, ...] = get_args(JobName)
 
 

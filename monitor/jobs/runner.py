@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from monitor.config import parse_duration
 from monitor.errors import MonitorError
-from monitor.jobs import alerts, canary, deliver, drift, sample
+from monitor.jobs import alerts, canary, deliver, drift, prune, sample
 from monitor.jobs.context import JobContext, Skip
 from monitor.jobs.registry import JOB_NAMES
 from monitor.logctx import CURRENT_JOB
@@ -41,6 +41,7 @@ JOBS: dict[str, JobFn] = {
     "drift": drift.drift_job,
     "alerts": alerts.alerts_job,
     "deliver": deliver.deliver_job,
+    "prune": prune.prune_job,
 }
 assert tuple(JOBS) == JOB_NAMES
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
@@ -175,21 +175,32 @@ def save_canary_run(session: Session, **values: Any) -> int:
 
 def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryRunRecord]:
     """The newest canary runs per (model version, canary set name), newest first."""
-    rows = session.execute(
-        select(CanaryRun, ModelVersion.model_name, ModelVersion.version, CanarySet.name)
+    rank = (
+        select(
+            CanaryRun.id,
+            func.row_number()
+            .over(
+                partition_by=(CanaryRun.model_version_id, CanarySet.name),
+                order_by=(CanaryRun.created_at.desc(), CanaryRun.id.desc()),
+            )
+            .label("rank"),
+        )
         .join(ModelVersion, ModelVersion.id == CanaryRun.model_version_id)
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(ModelVersion.active.is_(True))
-        .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
-    ).all()
-    picked: list[tuple[CanaryRun, str, str, str]] = []
-    counts: dict[tuple[str, str, str], int] = {}
-    for run, model, version, set_name in rows:
-        key = (model, version, set_name)
-        if counts.get(key, 0) >= limit_per_key:
-            continue
-        counts[key] = counts.get(key, 0) + 1
-        picked.append((run, model, version, set_name))
+        .subquery()
+    )
+    picked = [
+        (run, model, version, set_name)
+        for run, model, version, set_name in session.execute(
+            select(CanaryRun, ModelVersion.model_name, ModelVersion.version, CanarySet.name)
+            .join(rank, rank.c.id == CanaryRun.id)
+            .join(ModelVersion, ModelVersion.id == CanaryRun.model_version_id)
+            .join(CanarySet, CanarySet.id == CanaryRun.set_id)
+            .where(rank.c.rank <= limit_per_key)
+            .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
+        ).all()
+    ]
     quality = retrieval_for_runs(session, [r.id for r, _, _, _ in picked])
     out: list[CanaryRunRecord] = []
     for run, model, version, set_name in picked:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
@@ -56,18 +56,30 @@ def drift_run_exists(session: Session, mv_id: int, window_start: datetime, n_cur
 
 def latest_drift_runs(session: Session, limit_per_version: int = 1) -> list[DriftRunRecord]:
     """The newest drift runs per active model version, newest first, with their tests."""
-    runs = session.execute(
-        select(DriftRun, ModelVersion.model_name, ModelVersion.version)
+    rank = (
+        select(
+            DriftRun.id,
+            func.row_number()
+            .over(
+                partition_by=DriftRun.model_version_id,
+                order_by=(DriftRun.created_at.desc(), DriftRun.id.desc()),
+            )
+            .label("rank"),
+        )
         .join(ModelVersion, ModelVersion.id == DriftRun.model_version_id)
         .where(ModelVersion.active.is_(True))
-        .order_by(DriftRun.created_at.desc(), DriftRun.id.desc())
-    ).all()
-    picked: list[tuple[DriftRun, str, str]] = []
-    counts: dict[int, int] = {}
-    for run, model, version in runs:
-        if counts.get(run.model_version_id, 0) < limit_per_version:
-            counts[run.model_version_id] = counts.get(run.model_version_id, 0) + 1
-            picked.append((run, model, version))
+        .subquery()
+    )
+    picked = [
+        (run, model, version)
+        for run, model, version in session.execute(
+            select(DriftRun, ModelVersion.model_name, ModelVersion.version)
+            .join(rank, rank.c.id == DriftRun.id)
+            .join(ModelVersion, ModelVersion.id == DriftRun.model_version_id)
+            .where(rank.c.rank <= limit_per_version)
+            .order_by(DriftRun.created_at.desc(), DriftRun.id.desc())
+        ).all()
+    ]
     ids = [r.id for r, _, _ in picked]
     tests: dict[int, dict[str, dict[str, Any]]] = {i: {} for i in ids}
     if ids:

@@ -1,0 +1,50 @@
+"""The prune job: deletes rows older than ``[retention]`` allows, in bounded batches."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import RetentionSettings, Settings, parse_duration, parse_reference
+from monitor.jobs.context import JobContext
+from monitor.storage import samples as samples_store
+from monitor.storage.retention import PrunePlan, prune
+
+__all__ = ["prune_job", "prune_plan"]
+
+
+def _cutoff(now: datetime, keep: str) -> datetime | None:
+    """``now - keep``; None for ``"0s"`` (keep forever)."""
+    age = parse_duration(keep)
+    return None if age <= timedelta(0) else now - age
+
+
+def prune_plan(settings: Settings, now: datetime, latest_window: datetime | None) -> PrunePlan:
+    """What to delete at ``now``; samples of the drift reference and current window stay."""
+    r: RetentionSettings = settings.retention
+    samples = _cutoff(now, r.samples)
+    keep: tuple[tuple[datetime, datetime], ...] = ()
+    kind, arg = parse_reference(settings.drift.reference)
+    if kind == "pinned":
+        keep = (arg,)
+    elif samples is not None and latest_window is not None:
+        samples = min(samples, latest_window - arg)
+    return PrunePlan(
+        drift_runs=_cutoff(now, r.drift_runs),
+        canary_runs=_cutoff(now, r.canary_runs),
+        samples=samples,
+        job_runs=_cutoff(now, r.job_runs),
+        deliveries=_cutoff(now, r.deliveries),
+        resolved_alerts=_cutoff(now, r.resolved_alerts),
+        batch=r.batch_size,
+        max_rows=r.max_rows_per_run,
+        keep_windows=keep,
+    )
+
+
+def prune_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    """Delete old rows; the details count the rows deleted per table."""
+    with ctx.db.read() as s:
+        latest = samples_store.latest_window_start(s)
+    counts = prune(ctx.db, prune_plan(ctx.settings, ctx.clock.now(), latest))
+    return sum(counts.values()), {"deleted": counts}
