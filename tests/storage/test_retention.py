@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from monitor.clock import FixedClock
 from monitor.config import Settings, load_settings
+from monitor.errors import ConfigError
 from monitor.jobs.context import JobContext
+from monitor.jobs.prune import prune_plan
 from monitor.jobs.runner import run_job
 from monitor.storage.engine import Database, Session
 from monitor.storage.migrate import upgrade
@@ -271,3 +277,26 @@ def test_bad_retention_settings_are_one_line(tmp_path: Path, bad: str) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "retention." in done.stderr and "Traceback" not in done.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.sampled_from(["drift_runs", "samples", "batch_size", "max_rows_per_run"]),
+    value=st.one_of(
+        st.text(max_size=12),
+        st.from_regex(r"\A[0-9]{1,25}(\.[0-9]{1,3})?(ms|s|m|h|d|w)\Z"),
+        st.integers(min_value=-(10**30), max_value=10**30),
+    ),
+)
+def test_any_retention_value_loads_or_is_one_config_error(key: str, value: object) -> None:
+    text = f"[retention]\n{key} = {json.dumps(value, ensure_ascii=False)}\n"
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "d.toml"
+            path.write_text(text)
+            cfg = load_settings(path, environ={})
+    except ConfigError as exc:
+        assert str(exc).startswith("retention.") and "\n" not in str(exc)
+        return
+    plan = prune_plan(cfg, datetime(2026, 1, 1, tzinfo=UTC), None)
+    assert plan.batch >= 1 and plan.max_rows >= 1
