@@ -5,14 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor import __version__
-from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
+from monitor.config import (
+    ConfigProblems,
+    Settings,
+    config_path_from_environment,
+    current_user,
+    environment,
+    load_settings,
+    mask_secrets,
+    reference_table,
+    settings_to_dict,
+)
 from monitor.errors import ConfigError, MonitorError
 
 __all__ = ["main"]
@@ -33,7 +42,7 @@ class _JsonFormatter(logging.Formatter):
                 data[key] = getattr(record, key)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data)
+        return mask_secrets(json.dumps(data))
 
 
 class _TextFormatter(logging.Formatter):
@@ -42,7 +51,7 @@ class _TextFormatter(logging.Formatter):
         tags = " ".join(
             f"{k}={getattr(record, k)}" for k in ("job", "run_id") if hasattr(record, k)
         )
-        return f"{line} [{tags}]" if tags else line
+        return mask_secrets(f"{line} [{tags}]" if tags else line)
 
 
 def _setup_logging(level: str, fmt: str) -> None:
@@ -65,7 +74,7 @@ def _setup_logging(level: str, fmt: str) -> None:
 def _config_path(args: argparse.Namespace) -> str | None:
     path: str | None = getattr(args, "config", None)
     if path is None:
-        env = os.environ.get("DRIFTMON_CONFIG")
+        env = config_path_from_environment()
         if env:
             path = env
         elif Path("driftmon.toml").is_file():
@@ -157,16 +166,22 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """The daemon's validation, then the referenced files; one line per problem."""
+    from monitor.preflight import check_files
+
     settings = load_settings(args.file)
-    print(json.dumps(settings_to_dict(settings), indent=2))
+    report = check_files(settings)
+    for line in report.warnings:
+        print(f"driftmon: warning: {mask_secrets(line)}", file=sys.stderr)
+    if report.problems:
+        raise ConfigProblems(report.problems)
+    print(json.dumps(settings_to_dict(settings, environment()), indent=2))
     print(f"# {args.file}: valid", file=sys.stderr)
     return 0
 
 
 def cmd_config_reference(_args: argparse.Namespace) -> int:
-    print("| key | type | default | meaning |\n|---|---|---|---|")
-    for key, tp, default, help_text in describe_settings():
-        print(f"| `{key}` | {tp} | `{default}` | {help_text} |")
+    print(reference_table(), end="")
     return 0
 
 
@@ -243,7 +258,7 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
             args.model,
             args.set,
             reason=args.reason,
-            by=args.by or os.environ.get("USER") or "cli",
+            by=args.by or current_user(),
         )
     finally:
         ctx.close()
@@ -288,7 +303,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return _alerts_test(settings, args.sink)
     db = Database(settings.database.url)
     now = SystemClock().now()
-    who = getattr(args, "by", None) or os.environ.get("USER") or "cli"
+    who = getattr(args, "by", None) or current_user()
     try:
         check_revision(db)
         if args.alerts_command == "list":
@@ -542,8 +557,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
+    except ConfigProblems as exc:
+        for line in exc.problems:
+            print(f"driftmon: error: {mask_secrets(line)}", file=sys.stderr)
+        return 2
     except MonitorError as exc:
-        print(f"driftmon: error: {exc}", file=sys.stderr)
+        print(f"driftmon: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.webhook import WebhookSender
-from monitor.config import SinkSettings, parse_duration, resolve_secret
+from monitor.config import SinkSettings, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.storage import operations as ops
 
@@ -90,7 +90,7 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
         msg_id=f"msg_test_{int(now.timestamp())}",
         secret=secret,
         now=now,
-        timeout=parse_duration(sink.timeout).total_seconds(),
+        timeout=sink.timeout.total_seconds(),
     )
 
 
@@ -122,7 +122,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                     msg_id=d.idempotency_key,
                     secret=secret,
                     now=now,
-                    timeout=parse_duration(sink.timeout).total_seconds(),
+                    timeout=sink.timeout.total_seconds(),
                 )
                 ok = True
             except (AlertDeliveryError, ConfigError) as exc:
@@ -130,7 +130,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 status = getattr(exc, "status_code", None)
                 wait = getattr(exc, "retry_after", None) or backoff(d.attempts + 1, rng)
                 retry_in = timedelta(seconds=wait)
-                if now + retry_in - d.created_at > parse_duration(sink.max_age) or (
+                if now + retry_in - d.created_at > sink.max_age.delta or (
                     status is not None and 400 <= status < 500 and status not in (408, 429)
                 ):
                     is_dead = True

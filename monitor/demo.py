@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 import threading
 import time
@@ -31,7 +30,7 @@ from monitor.alerting.webhook import verify_signature
 from monitor.app import Agent
 from monitor.canary_runs import format_migrate_check, migrate_check
 from monitor.clock import FixedClock
-from monitor.config import load_settings
+from monitor.config import environment, load_settings
 from monitor.demo_data import canary_set, queries, write_queries
 from monitor.jobs import run_job
 from monitor.providers import build_provider
@@ -169,10 +168,11 @@ def run_demo(
             secret_env=SECRET_ENV,
         )
     )
-    os.environ.setdefault(SECRET_ENV, SECRET)
-    settings = load_settings(work / "driftmon.toml")
+    environ = environment()
+    environ.setdefault(SECRET_ENV, SECRET)
+    settings = load_settings(work / "driftmon.toml", environ)
     clock = FixedClock(START)
-    agent = Agent(settings, clock=clock)
+    agent = Agent(settings, clock=clock, environ=environ)
     upgrade(agent.db)
     agent.server = HttpServer(settings.server.listen, agent.routes())
     agent.server.start()

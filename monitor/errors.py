@@ -19,13 +19,13 @@ text or a secret.
 
 from __future__ import annotations
 
-from monitor.stats import InsufficientDataError
+import importlib
 
 __all__ = [
     "AlertDeliveryError",
     "ConfigError",
     "InputError",
-    "InsufficientDataError",
+    "InsufficientDataError",  # noqa: F822 (module __getattr__: scipy only when asked)
     "MonitorError",
     "ProviderError",
     "ProviderHTTPError",
@@ -85,3 +85,11 @@ class AlertDeliveryError(MonitorError):
         super().__init__(message)
         self.retry_after = retry_after
         self.status_code = status_code
+
+
+def __getattr__(name: str) -> type[Exception]:
+    """Import ``InsufficientDataError`` (and so scipy) only when it is asked for."""
+    if name == "InsufficientDataError":
+        error: type[Exception] = importlib.import_module("monitor.stats").InsufficientDataError
+        return error
+    raise AttributeError(f"module 'monitor.errors' has no attribute {name!r}")

@@ -26,13 +26,7 @@ from sqlalchemy.orm import Session
 from monitor import stats
 from monitor.alerting.webhook import WebhookSender
 from monitor.clock import Clock, SystemClock
-from monitor.config import (
-    ModelSettings,
-    Settings,
-    parse_duration,
-    parse_reference,
-    parse_schedule,
-)
+from monitor.config import Interval, ModelSettings, Rolling, Settings, mask_secrets
 from monitor.errors import InsufficientDataError, MonitorError, ProviderError
 from monitor.logctx import CURRENT_JOB
 from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
@@ -138,7 +132,7 @@ def run_job(
     dies mid-job frees the job within one lease.
     """
     fn = JOBS[job]
-    lease = parse_duration(ctx.settings.agent.lease)
+    lease = ctx.settings.agent.lease.delta
     stop_heartbeat = threading.Event()
     try:
         if slot is None:
@@ -152,7 +146,7 @@ def run_job(
         claimed = None  # another replica inserted the same slot first
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
-        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+        return JobOutcome(job=job, status="failed", items=0, message=mask_secrets(str(exc)))
     if slot is not None:
         if claimed is None:
             log.debug("job %s: slot %s already claimed", job, slot.isoformat())
@@ -173,9 +167,10 @@ def run_job(
     except (Skip, InsufficientDataError) as exc:
         status, message = "skipped", str(exc)
     except MonitorError as exc:
-        status, message = "failed", str(exc)
+        status, message = "failed", mask_secrets(str(exc))
     except Exception as exc:  # a job's bug must not stop the other jobs
-        status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        first = (str(exc).splitlines() or [""])[0][:300]
+        status, message = "failed", mask_secrets(f"{type(exc).__name__}: {first}")
         log.exception("job %s crashed", job)
     finally:
         stop_heartbeat.set()
@@ -221,15 +216,18 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
 def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """Test the latest sampling window against the reference, per model version."""
     cfg = ctx.settings.drift
-    window = parse_duration(ctx.settings.sampling.window)
-    kind, arg = parse_reference(cfg.reference)
+    window = ctx.settings.sampling.window.delta
+    ref = cfg.reference
     now = ctx.clock.now()
     with ctx.db.read() as s:
         cur_start = repo.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
     cur_end = cur_start + window
-    ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    if isinstance(ref, Rolling):
+        ref_start, ref_end = cur_start - ref.span.delta, cur_start
+    else:
+        ref_start, ref_end = ref.start, ref.end
     done = 0
     details: dict[str, Any] = {}
     for model in ctx.models(only):
@@ -391,7 +389,7 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
         signals,
         ops.active_alerts(s),
         now,
-        parse_duration(ctx.settings.alerts.renotify),
+        ctx.settings.alerts.renotify.delta,
     )
     return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
 
@@ -405,7 +403,7 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
         resent = queue_resends(
             s,
             ctx.settings.alerts.sinks,
-            parse_duration(ctx.settings.alerts.renotify),
+            ctx.settings.alerts.renotify.delta,
             ctx.clock.now(),
         )
     return n, {"transitions": n, "resends": resent}
@@ -445,7 +443,7 @@ def job_interval(
     settings: Settings, job: str, cron_periods: dict[str, timedelta] | None = None
 ) -> timedelta:
     """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
-    kind, arg = parse_schedule(getattr(settings.schedule, JOB_INTERVALS[job]))
-    if kind == "interval":
-        return arg  # type: ignore[no-any-return]
+    schedule = getattr(settings.schedule, JOB_INTERVALS[job])
+    if isinstance(schedule, Interval):
+        return schedule.every.delta
     return (cron_periods or {}).get(job, timedelta(days=1))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from monitor.config import SourceSettings, parse_duration, resolve_secret
+from monitor.config import SourceSettings, resolve_secret
 from monitor.errors import InputError, MonitorError
 from monitor.sources import (
     OTHER_STRATUM,
@@ -199,8 +199,8 @@ def _prepare(
 ) -> tuple[list[_Item], dict[int, str]]:
     """Place each record in its window and stratum; reject what cannot be stored."""
     sampling = ctx.settings.sampling
-    window = parse_duration(sampling.window)
-    horizon = ctx.clock.now() + parse_duration(sampling.max_future)
+    window = sampling.window.delta
+    horizon = ctx.clock.now() + sampling.max_future.delta
     models = {m.name: m for m in ctx.settings.models}
     items: list[_Item] = []
     rejected: dict[int, str] = {}

@@ -281,7 +281,6 @@ def queue_resends(
     Alertmanager resolves an alert it has not heard of within its resolve_timeout
     (5 min by default), so its sinks re-send every minute unless told otherwise.
     """
-    from monitor.config import parse_duration
 
     silences = ops.active_silences(s, now)
     firing = [
@@ -292,7 +291,7 @@ def queue_resends(
     n = 0
     for sink in sinks:
         every = (
-            parse_duration(sink.resend)
+            sink.resend.delta
             if sink.resend
             else (timedelta(minutes=1) if sink.kind == "alertmanager" else None)
         )

@@ -10,19 +10,15 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.config.masking import mask_secrets
 from monitor.errors import StorageError
 
 __all__ = ["Database", "safe_url"]
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    """The URL with any password masked (``user:pw@`` and ``?password=``), for messages."""
+    return mask_secrets(url)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -45,9 +41,10 @@ class Database:
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
         try:
             self.engine: Engine = create_engine(url, **kwargs)
-        except (ArgumentError, NoSuchModuleError) as exc:
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise StorageError(
-                f"database.url {safe_url(self.url)} is not usable: {str(exc).splitlines()[0]}"
+                mask_secrets(f"database.url {safe_url(self.url)} is not usable: {first}")
             ) from None
         except ModuleNotFoundError as exc:
             raise StorageError(
@@ -95,9 +92,7 @@ class Database:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of a driver error, any password in it masked."""
     orig = getattr(exc, "orig", None)
-    return (
-        str(orig if orig is not None else exc).strip().splitlines()[0]
-        if str(exc)
-        else (type(exc).__name__)
-    )
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return mask_secrets(lines[0]) if lines else type(exc).__name__
