@@ -11,21 +11,18 @@
     │   └── SchemaMismatch     the database revision differs from the code's
     └── AlertDeliveryError     a webhook did not accept a delivery
 
-``InsufficientDataError`` comes from the pure ``monitor.stats`` leaf (it cannot
-import this module) and is re-exported here; jobs record it as a skipped run.
-Every MonitorError message is one line meant for a user: it never carries query
+``monitor.stats`` is a pure leaf with its own ``InsufficientDataError`` (this
+module does not import it, so the CLI does not load SciPy); the job runner records
+it as a skipped run. Every MonitorError message is one line meant for a user: it never carries query
 text or a secret.
 """
 
 from __future__ import annotations
 
-import importlib
-
 __all__ = [
     "AlertDeliveryError",
     "ConfigError",
     "InputError",
-    "InsufficientDataError",  # noqa: F822 (module __getattr__: scipy only when asked)
     "MonitorError",
     "ProviderError",
     "ProviderHTTPError",
@@ -85,11 +82,3 @@ class AlertDeliveryError(MonitorError):
         super().__init__(message)
         self.retry_after = retry_after
         self.status_code = status_code
-
-
-def __getattr__(name: str) -> type[Exception]:
-    """Import ``InsufficientDataError`` (and so scipy) only when it is asked for."""
-    if name == "InsufficientDataError":
-        error: type[Exception] = importlib.import_module("monitor.stats").InsufficientDataError
-        return error
-    raise AttributeError(f"module 'monitor.errors' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from monitor.config.cron import CronFields, parse_cron
 from monitor.config.describe import describe_settings, reference_table, settings_to_dict
 from monitor.config.loader import (
     ConfigProblems,
-    config_path_from_environment,
+    config_path_from_env,
     current_user,
     environment,
     load_settings,
@@ -77,7 +77,7 @@ __all__ = [
     "Settings",
     "SinkSettings",
     "SourceSettings",
-    "config_path_from_environment",
+    "config_path_from_env",
     "current_user",
     "default_rules",
     "describe_settings",

@@ -23,7 +23,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "ENV_PREFIX",
     "ConfigProblems",
-    "config_path_from_environment",
+    "config_path_from_env",
     "current_user",
     "environment",
     "load_settings",
@@ -48,14 +48,16 @@ def environment() -> dict[str, str]:
     return dict(os.environ)
 
 
-def config_path_from_environment() -> str | None:
-    """``$DRIFTMON_CONFIG``, if set."""
-    return os.environ.get("DRIFTMON_CONFIG") or None
+def config_path_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``DRIFTMON_CONFIG``: the config file a command reads when it is given none."""
+    env = os.environ if environ is None else environ
+    return env.get("DRIFTMON_CONFIG") or None
 
 
-def current_user() -> str:
-    """``$USER`` (who acknowledged or silenced an alert), else 'cli'."""
-    return os.environ.get("USER") or "cli"
+def current_user(environ: Mapping[str, str] | None = None) -> str | None:
+    """The login name (``USER``) recorded as who acknowledged or re-baselined."""
+    env = os.environ if environ is None else environ
+    return env.get("USER") or None
 
 
 def resolve_secret(env_name: str, what: str, environ: Mapping[str, str] | None = None) -> str:
