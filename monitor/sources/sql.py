@@ -102,9 +102,10 @@ class SqlSource:
                 if (not url.startswith("sqlite"))
                 else create_engine(url)
             )
-        except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
+        except (ArgumentError, NoSuchModuleError, ModuleNotFoundError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InputError(
-                f"source {settings.name!r}: url is not usable: {str(exc).splitlines()[0]}"
+                mask_secrets(f"source {settings.name!r}: url is not usable: {first}")
             ) from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_read_only)

@@ -112,3 +112,15 @@ def test_job_log_and_job_runs_error_mask_the_password(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         (error,) = conn.execute("SELECT error FROM job_runs WHERE job = 'sample'").fetchone()
     assert error and SECRET not in error and "password=***" in error, error
+
+
+def test_a_malformed_sql_source_url_is_an_input_error() -> None:
+    from monitor.clock import SystemClock
+    from monitor.config import SourceSettings
+    from monitor.errors import InputError
+    from monitor.sources.sql import SqlSource
+
+    cfg = SourceSettings(name="app", kind="sql", url_env="X", query=":watermark :limit")
+    with pytest.raises(InputError) as info:
+        SqlSource(cfg, SystemClock(), f"postgresql://u:{SECRET}@127.0.0.1:notaport/app")
+    assert "url is not usable" in str(info.value) and SECRET not in str(info.value)
