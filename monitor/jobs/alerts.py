@@ -16,7 +16,7 @@ from monitor.alerting.payload import AlertPayload, alert_payload
 from monitor.alerting.routing import sink_accepts
 from monitor.alerting.rules import Transition, evaluate
 from monitor.alerting.signals import TRAILING_RUNS, build_signals
-from monitor.config import SinkSettings, parse_duration
+from monitor.config import SinkSettings
 from monitor.domain import Signal
 from monitor.jobs.context import JobContext
 from monitor.jobs.registry import JOB_NAMES, job_interval
@@ -62,7 +62,7 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
         signals,
         alerts_store.active_alerts(s),
         now,
-        parse_duration(ctx.settings.alerts.renotify),
+        ctx.settings.alerts.renotify.delta,
     )
     return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
 
@@ -74,7 +74,7 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
         resent = queue_resends(
             s,
             ctx.settings.alerts.sinks,
-            parse_duration(ctx.settings.alerts.renotify),
+            ctx.settings.alerts.renotify.delta,
             ctx.clock.now(),
         )
     return n, {"transitions": n, "resends": resent}
@@ -166,7 +166,7 @@ def queue_resends(
     n = 0
     for sink in sinks:
         every = (
-            parse_duration(sink.resend)
+            sink.resend.delta
             if sink.resend
             else (timedelta(minutes=1) if sink.kind == "alertmanager" else None)
         )

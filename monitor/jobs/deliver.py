@@ -9,7 +9,7 @@ from typing import Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.payload import test_payload
-from monitor.config import SinkSettings, parse_duration, resolve_secret
+from monitor.config import SinkSettings, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
 from monitor.storage import alerts as alerts_store
@@ -64,7 +64,7 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
         msg_id=f"msg_test_{int(now.timestamp())}",
         secret=secret,
         now=now,
-        timeout=parse_duration(sink.timeout).total_seconds(),
+        timeout=sink.timeout.total_seconds(),
     )
 
 
@@ -94,7 +94,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                     msg_id=d.idempotency_key,
                     secret=secret,
                     now=now,
-                    timeout=parse_duration(sink.timeout).total_seconds(),
+                    timeout=sink.timeout.total_seconds(),
                 )
                 ok = True
             except (AlertDeliveryError, ConfigError) as exc:
@@ -102,7 +102,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 status = getattr(exc, "status_code", None)
                 wait = getattr(exc, "retry_after", None) or backoff(d.attempts + 1, rng)
                 retry_in = timedelta(seconds=wait)
-                if now + retry_in - d.created_at > parse_duration(sink.max_age) or (
+                if now + retry_in - d.created_at > sink.max_age.delta or (
                     status is not None and 400 <= status < 500 and status not in (408, 429)
                 ):
                     is_dead = True

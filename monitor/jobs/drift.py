@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from monitor import stats
-from monitor.config import ModelSettings, parse_duration, parse_reference
+from monitor.config import ModelSettings, Rolling
 from monitor.jobs.alerts import evaluate_alerts
 from monitor.jobs.context import JobContext, Skip, embed_by_hash
 from monitor.storage import canaries as canaries_store
@@ -34,13 +34,16 @@ class _Windows:
 
 def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """Test the latest sampling window against the reference, per model version."""
-    window = parse_duration(ctx.settings.sampling.window)
-    kind, arg = parse_reference(ctx.settings.drift.reference)
+    window = ctx.settings.sampling.window.delta
+    ref = ctx.settings.drift.reference
     with ctx.db.read() as s:
         cur_start = samples_store.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
-    ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    if isinstance(ref, Rolling):
+        ref_start, ref_end = cur_start - ref.span.delta, cur_start
+    else:
+        ref_start, ref_end = ref.start, ref.end
     w = _Windows(ref_start, ref_end, cur_start, cur_start + window)
     done = 0
     details: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from monitor.config import parse_duration
+from monitor.config import mask_secrets
 from monitor.errors import MonitorError
 from monitor.jobs import alerts, canary, deliver, drift, sample
 from monitor.jobs.context import JobContext, Skip
@@ -65,12 +65,12 @@ def run_job(
     dies mid-job frees the job within one lease.
     """
     fn = JOBS[job]
-    lease = parse_duration(ctx.settings.agent.lease)
+    lease = ctx.settings.agent.lease.delta
     try:
         run_id = _claim(ctx, job, slot, lease)
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
-        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+        return JobOutcome(job=job, status="failed", items=0, message=mask_secrets(str(exc)))
     if run_id is None:
         log.debug("job %s: slot %s already claimed", job, slot)
         return JobOutcome(job=job, status="claimed_elsewhere", items=0)
@@ -111,12 +111,15 @@ def _call(fn: JobFn, ctx: JobContext, job: str, model: str | None) -> JobOutcome
     except (Skip, InsufficientDataError) as exc:
         return JobOutcome(job=job, status="skipped", items=0, message=str(exc))
     except MonitorError as exc:
-        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+        return JobOutcome(job=job, status="failed", items=0, message=mask_secrets(str(exc)))
     except Exception as exc:  # a job's bug must not stop the other jobs
         log.exception("job %s crashed", job)
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
         return JobOutcome(
-            job=job, status="failed", items=0, message=f"{type(exc).__name__}: {first}"
+            job=job,
+            status="failed",
+            items=0,
+            message=mask_secrets(f"{type(exc).__name__}: {first}"),
         )
     return JobOutcome(job=job, status="ok", items=items, details=details)
 

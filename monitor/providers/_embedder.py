@@ -18,7 +18,7 @@ import numpy as np
 
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
-from monitor.config import ModelSettings, parse_duration, resolve_secret
+from monitor.config import ModelSettings, resolve_secret
 from monitor.errors import ConfigError, ProviderError
 from monitor.providers._http import CallStats, Fatal, Sender, TooLarge
 from monitor.providers._loop import LoopThread
@@ -80,13 +80,13 @@ class HTTPEmbedder(ABC):
             if settings.api_key_env
             else ""
         )
-        total = parse_duration(settings.timeout).total_seconds()
-        connect = parse_duration(settings.connect_timeout).total_seconds()
+        total = settings.timeout.total_seconds()
+        connect = settings.connect_timeout.total_seconds()
         self._timeout = httpx.Timeout(total, connect=min(total, connect))
         self._transport = rt.transport
         self._breaker = CircuitBreaker(
             settings.breaker_threshold,
-            parse_duration(settings.breaker_reset).total_seconds(),
+            settings.breaker_reset.total_seconds(),
             rt.monotonic,
         )
         self._limiter = RateLimiter(

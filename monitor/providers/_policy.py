@@ -10,7 +10,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from monitor.clock import Clock, as_utc
-from monitor.config import ModelSettings, parse_duration
+from monitor.config import ModelSettings
 
 __all__ = ["CircuitBreaker", "RateLimiter", "RetryPolicy", "Sleep", "retry_after_seconds"]
 
@@ -33,9 +33,9 @@ class RetryPolicy:
     def from_settings(cls, s: ModelSettings) -> RetryPolicy:
         return cls(
             max_retries=s.max_retries,
-            backoff_base=parse_duration(s.backoff_base).total_seconds(),
-            backoff_max=parse_duration(s.backoff_max).total_seconds(),
-            retry_after_max=parse_duration(s.retry_after_max).total_seconds(),
+            backoff_base=s.backoff_base.total_seconds(),
+            backoff_max=s.backoff_max.total_seconds(),
+            retry_after_max=s.retry_after_max.total_seconds(),
         )
 
     def retryable_status(self, status: int) -> bool:

@@ -13,19 +13,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.config.masking import mask_secrets
 from monitor.errors import StorageError
 
 __all__ = ["Database", "Session", "connect_error", "safe_url", "sqlite_file"]
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    """The URL with any password masked (``user:pw@`` and ``?password=``), for messages."""
+    return mask_secrets(url)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -59,9 +55,10 @@ class Database:
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
         try:
             self.engine: Engine = create_engine(url, **kwargs)
-        except (ArgumentError, NoSuchModuleError) as exc:
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise StorageError(
-                f"database.url {safe_url(self.url)} is not usable: {str(exc).splitlines()[0]}"
+                mask_secrets(f"database.url {safe_url(self.url)} is not usable: {first}")
             ) from None
         except ModuleNotFoundError as exc:
             raise StorageError(
@@ -107,12 +104,10 @@ class Database:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of a driver error, any password in it masked."""
     orig = getattr(exc, "orig", None)
-    return (
-        str(orig if orig is not None else exc).strip().splitlines()[0]
-        if str(exc)
-        else (type(exc).__name__)
-    )
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return mask_secrets(lines[0]) if lines else type(exc).__name__
 
 
 def connect_error(url: str, exc: BaseException) -> StorageError:
@@ -120,8 +115,6 @@ def connect_error(url: str, exc: BaseException) -> StorageError:
     first = _first_line(exc)
     missing = re.search(r'database "([^"]+)" does not exist', first)
     if missing:
-        from sqlalchemy.engine import make_url
-
         parsed = make_url(url)
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
         return StorageError(
