@@ -143,7 +143,8 @@ def run_job(
     try:
         if slot is None:
             with ctx.db.transaction() as s:
-                claimed = ops.start_job_run(s, job, ctx.replica, ctx.clock.now())
+                now = ctx.clock.now()
+                claimed = ops.start_job_run(s, job, ctx.replica, now, now + lease)
         else:
             with ctx.db.transaction() as s:
                 now = ctx.clock.now()
@@ -153,10 +154,10 @@ def run_job(
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
         return JobOutcome(job=job, status="failed", items=0, message=str(exc))
-    if slot is not None:
-        if claimed is None:
-            log.debug("job %s: slot %s already claimed", job, slot.isoformat())
-            return JobOutcome(job=job, status="claimed_elsewhere", items=0)
+    if slot is not None and claimed is None:
+        log.debug("job %s: slot %s already claimed", job, slot.isoformat())
+        return JobOutcome(job=job, status="claimed_elsewhere", items=0)
+    if claimed is not None:
         threading.Thread(
             target=_heartbeat,
             args=(ctx, claimed, lease, stop_heartbeat),
@@ -187,7 +188,8 @@ def run_job(
                 )
         except MonitorError as exc:  # the row stays 'running' until its lease lapses
             log.error("job %s: could not record its outcome: %s", job, exc)
-        log.info(
+        log.log(
+            logging.ERROR if status == "failed" else logging.INFO,
             "job %s %s in %.2fs (%d items)%s",
             job,
             status,
