@@ -249,7 +249,7 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             }
             log.warning("drift run for %s suspended: %s", model.name, details[model.name]["reason"])
             continue
-        _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
+        _, evicted = _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
         with ctx.db.read() as s:
             _, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
             _, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)
@@ -300,6 +300,7 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             "n_cur": len(cur),
             "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
             "explanation": explanation,
+            "evicted": evicted,  # samples that left the reservoir while being embedded
         }
         done += 1
     return done, details
@@ -344,13 +345,14 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
 
 def _embed_missing(
     ctx: JobContext, model: ModelSettings, mv_id: int, ranges: list[tuple[datetime, datetime]]
-) -> int:
-    """Embed the samples in ``ranges`` this version has no vector for.
+) -> tuple[int, int]:
+    """Embed the samples in ``ranges`` this version has no vector for: (stored, evicted).
 
     Each distinct text is embedded once per model version: a repeated query reuses
-    the vector already stored for its hash (the query-embedding cache).
+    the vector already stored for its hash (the query-embedding cache). Samples an
+    ingest evicted from the reservoir meanwhile are skipped and counted.
     """
-    n = 0
+    n = evicted = 0
     for since, until in ranges:
         with ctx.db.read() as s:
             missing = [
@@ -369,11 +371,11 @@ def _embed_missing(
             result = ctx.embed(model, [t for _, t in chunk], "query")
             for i in result.ok_indices:
                 cached[chunk[i][0]] = result.vectors[i]
+        pairs = [(sid, cached[h]) for sid, h, _ in missing if h in cached]
         with ctx.db.transaction() as s:
-            n += repo.save_query_embeddings(
-                s, mv_id, ((sid, cached[h]) for sid, h, _ in missing if h in cached)
-            )
-    return n
+            stored = repo.save_query_embeddings(s, mv_id, pairs)
+        n, evicted = n + stored, evicted + len(pairs) - stored
+    return n, evicted
 
 
 # --------------------------------------------------------------------------- alerts

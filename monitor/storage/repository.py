@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
@@ -360,17 +362,39 @@ def embeddings_by_hash(
 def save_query_embeddings(
     session: Session, mv_id: int, pairs: Iterable[tuple[int, np.ndarray]]
 ) -> int:
-    n = 0
-    for sample_id, vec in pairs:
-        blob, dtype, dim = encode_vector(vec)
-        session.add(
-            QueryEmbedding(
-                sample_id=sample_id, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob
+    """Store vectors of samples that still exist; returns how many were stored.
+
+    A sample evicted from its reservoir since it was read is skipped. On PostgreSQL
+    the surviving rows are key-share locked (skipping rows a concurrent eviction
+    holds), so none disappears before this transaction commits; a vector another
+    run stored meanwhile is kept.
+    """
+    wanted = dict(pairs)
+    ids = sorted(wanted)
+    present: set[int] = set()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(ids), 1000):
+        stmt = select(QuerySample.id).where(QuerySample.id.in_(ids[start : start + 1000]))
+        if postgres:
+            stmt = stmt.with_for_update(key_share=True, skip_locked=True)
+        present.update(session.scalars(stmt))
+    rows = []
+    for sample_id in ids:
+        if sample_id in present:
+            blob, dtype, dim = encode_vector(wanted[sample_id])
+            rows.append(
+                {
+                    "sample_id": sample_id,
+                    "model_version_id": mv_id,
+                    "dtype": dtype,
+                    "dim": dim,
+                    "vector": blob,
+                }
             )
-        )
-        n += 1
-    session.flush()
-    return n
+    if rows:
+        insert = pg_insert if postgres else sqlite_insert
+        session.execute(insert(QueryEmbedding).on_conflict_do_nothing(), rows)
+    return len(rows)
 
 
 def latest_window_start(session: Session) -> datetime | None:
