@@ -9,7 +9,8 @@ import pytest
 
 from monitor.clock import FixedClock
 from monitor.config import load_settings
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database
 

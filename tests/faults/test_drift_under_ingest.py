@@ -17,7 +17,8 @@ from sqlalchemy import delete, select
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import queries, write_queries
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.providers import EmbeddingResult, build_provider
 from monitor.storage.engine import Database
 from monitor.storage.schema import QuerySample
