@@ -33,6 +33,7 @@ __all__ = [
     "due_deliveries",
     "finish_job_run",
     "job_summaries",
+    "lock_alert_evaluation",
     "mark_delivery",
     "save_alert",
     "start_job_run",
@@ -137,6 +138,12 @@ def claim_slot(
             return claim_job_run(s, job, replica, now, slot_start, lease_until)
     except IntegrityError:
         return None
+
+
+def lock_alert_evaluation(session: Session) -> None:
+    """Serialise alert evaluation until ``session`` ends (PostgreSQL; SQLite is serial)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key("alerts")})
 
 
 def extend_lease(session: Session, run_id: int, until: datetime) -> None:
