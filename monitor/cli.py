@@ -116,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_run_once(args: argparse.Namespace) -> int:
     from monitor.jobs.context import JobContext
-    from monitor.jobs.runner import run_job
+    from monitor.jobs.runner import observed_periods, run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -130,6 +130,7 @@ def cmd_run_once(args: argparse.Namespace) -> int:
     if settings.agent.replica_id:
         ctx.replica = settings.agent.replica_id
     try:
+        ctx.cron_periods = observed_periods(ctx)  # staleness in cron mode: see the README
         names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]
     finally:

@@ -23,9 +23,14 @@ def job_schedule(settings: Settings, job: str) -> str:
 def job_interval(
     settings: Settings, job: str, cron_periods: dict[str, timedelta] | None = None
 ) -> timedelta:
-    """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
+    """The job's interval; for a cron schedule, the period the scheduler measured (else a day).
+
+    ``cron_periods`` may also hold the period at which an outside cron runs
+    ``run-once`` (:func:`monitor.jobs.runner.observed_periods`); an interval job is
+    then measured against the longer of the two.
+    """
     kind, arg = parse_schedule(job_schedule(settings, job))
     if kind == "interval":
         assert isinstance(arg, timedelta)
-        return arg
+        return max(arg, (cron_periods or {}).get(job, arg))
     return (cron_periods or {}).get(job, timedelta(days=1))

@@ -25,7 +25,7 @@ from monitor.logctx import CURRENT_JOB
 from monitor.stats import InsufficientDataError
 from monitor.storage import operations as ops
 
-__all__ = ["JOBS", "JobFn", "JobOutcome", "JobStatus", "run_job"]
+__all__ = ["observed_periods", "JOBS", "JobFn", "JobOutcome", "JobStatus", "run_job"]
 
 log = logging.getLogger("driftmon.jobs")
 
@@ -126,6 +126,22 @@ def run_job(
     finally:
         CURRENT_JOB.reset(token)
     return JobOutcome(job=job, status=status, items=items, message=message, details=details)
+
+
+def observed_periods(ctx: JobContext) -> dict[str, timedelta]:
+    """Per job, the time since its last run started: the period of a cron running ``run-once``.
+
+    Measured before the jobs run, it is what staleness is judged against in cron
+    mode, so a cycle every 5 minutes does not make a 15 s job look stale, while a
+    job that has not succeeded for several cycles still does.
+    """
+    now = ctx.clock.now()
+    with ctx.db.read() as s:
+        return {
+            j.job: now - j.last_started_at
+            for j in ops.job_summaries(s)
+            if j.last_started_at is not None and j.last_started_at < now
+        }
 
 
 def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.Event) -> None:
