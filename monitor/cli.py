@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -97,11 +98,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.app import load_snapshot
     from monitor.clock import SystemClock
     from monitor.status import format_status, status_document
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
+    from monitor.storage.snapshot import load_snapshot
 
     settings = _settings(args)
     db = Database(settings.database.url)
@@ -115,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.jobs.context import JobContext
+    from monitor.jobs.context import JobContext, default_replica
     from monitor.jobs.runner import observed_periods, run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
@@ -126,11 +127,12 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         settings.model(args.model)
     db = Database(settings.database.url)
     check_revision(db)
-    ctx = JobContext(settings=settings, db=db)
-    if settings.agent.replica_id:
-        ctx.replica = settings.agent.replica_id
+    ctx = JobContext(
+        settings=settings, db=db, replica=settings.agent.replica_id or default_replica()
+    )
     try:
-        ctx.cron_periods = observed_periods(ctx)  # staleness in cron mode: see the README
+        # staleness in cron mode is judged against the cron's period: see the README
+        ctx = dataclasses.replace(ctx, cron_periods=observed_periods(ctx))
         names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]
     finally:
@@ -181,7 +183,7 @@ def cmd_config_reference(_args: argparse.Namespace) -> int:
 def cmd_canary(args: argparse.Namespace) -> int:
     from monitor.canaries import read_canary_set
     from monitor.clock import SystemClock
-    from monitor.storage import repository as repo
+    from monitor.storage import canaries as canaries_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -194,7 +196,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
             for cset in settings.canary_sets:
                 items, qrels = read_canary_set(cset.path, cset.qrels)
                 with db.transaction() as s:
-                    set_id, created = repo.import_canary_set(
+                    set_id, created = canaries_store.import_canary_set(
                         s, cset.name, cset.path, items, qrels, now
                     )
                 state = "imported as a new version" if created else "unchanged"
@@ -211,16 +213,16 @@ def cmd_canary(args: argparse.Namespace) -> int:
                     raise ConfigError(f"no canary set named {args.name!r} in [[canary_sets]]")
                 names = [args.name]
             with db.read() as s:
-                runs = repo.latest_canary_runs(s)
+                runs = canaries_store.latest_canary_runs(s)
                 for name in names:
-                    set_id = repo.latest_canary_set(s, name)
-                    if set_id is None:
+                    latest = canaries_store.latest_canary_set(s, name)
+                    if latest is None:
                         print(f"{name}: not imported yet")
                         continue
-                    items = repo.canary_items(s, set_id)
-                    kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
+                    records = canaries_store.canary_items(s, latest)
+                    kinds = {k: sum(r.kind == k for r in records) for k in ("query", "document")}
                     print(
-                        f"{name}: version id {set_id}, {kinds['query']} queries, "
+                        f"{name}: version id {latest}, {kinds['query']} queries, "
                         f"{kinds['document']} documents"
                     )
                     if args.canary_command == "show":
@@ -287,7 +289,7 @@ def cmd_migrate_check(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import parse_duration
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as alerts_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -301,8 +303,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         check_revision(db)
         if args.alerts_command == "list":
             with db.read() as s:
-                rows = ops.recent_alerts(s, args.limit)
-                silences = ops.active_silences(s, now)
+                rows = alerts_store.recent_alerts(s, args.limit)
+                silences = alerts_store.active_silences(s, now)
             print(
                 f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
                 f"{'since':26} summary"
@@ -314,9 +316,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     f"{a.started_at.isoformat():26} {a.summary}{ack}"
                 )
             for x in silences:
-                matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
+                shown = ",".join(f"{k}={v}" for k, v in x.matchers.items())
                 print(
-                    f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
+                    f"silence {x.id}: {shown} until {x.ends_at.isoformat()} by "
                     f"{x.created_by}: {x.comment}"
                 )
         elif args.alerts_command == "silence":
@@ -326,19 +328,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--for: {exc}") from None
             with db.transaction() as s:
-                sid = ops.add_silence(s, matchers, now, ends, who, args.comment)
+                sid = alerts_store.add_silence(s, matchers, now, ends, who, args.comment)
             print(f"silence {sid} until {ends.isoformat()}")
         elif args.alerts_command == "unsilence":
             with db.transaction() as s:
-                if not ops.expire_silence(s, args.id, now):
+                if not alerts_store.expire_silence(s, args.id, now):
                     raise ConfigError(f"no active silence with id {args.id}")
             print(f"silence {args.id} expired")
         else:  # ack
             with db.transaction() as s:
-                alert = ops.find_alert(s, args.alert)
+                alert = alerts_store.find_alert(s, args.alert)
                 if alert is None:
                     raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
-                ops.acknowledge(s, alert.id, who, now)
+                alerts_store.acknowledge(s, alert.id, who, now)
             print(
                 f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
                 "until it resolves"

@@ -21,8 +21,10 @@ from monitor.config import SinkSettings, parse_duration
 from monitor.domain import Signal
 from monitor.jobs.context import JobContext
 from monitor.jobs.registry import JOB_NAMES, job_interval
-from monitor.storage import operations as ops
-from monitor.storage import repository as repo
+from monitor.storage import alerts as alerts_store
+from monitor.storage import canaries as canaries_store
+from monitor.storage import drift as drift_store
+from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Session
 
 __all__ = [
@@ -39,9 +41,9 @@ def collect_signals(
 ) -> list[Signal]:
     """The alertable signals of every active model version and job."""
     return build_signals(
-        repo.latest_canary_runs(s, limit_per_key=max(history, TRAILING_RUNS + 1)),
-        repo.latest_drift_runs(s, limit_per_version=history),
-        ops.job_summaries(s),
+        canaries_store.latest_canary_runs(s, limit_per_key=max(history, TRAILING_RUNS + 1)),
+        drift_store.latest_drift_runs(s, limit_per_version=history),
+        job_runs_store.job_summaries(s),
         history=history,
         job_intervals=job_intervals,
         now=now,
@@ -55,7 +57,7 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
     serial): three jobs evaluate, and one reading signals before another's
     commit and alert states after it would resolve and re-fire (flap).
     """
-    ops.lock_alert_evaluation(s)
+    job_runs_store.lock_alert_evaluation(s)
     now = ctx.clock.now()
     longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
     intervals: dict[str, timedelta] = {
@@ -65,7 +67,7 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
     transitions = evaluate(
         ctx.settings.alerts.rules,
         signals,
-        ops.active_alerts(s),
+        alerts_store.active_alerts(s),
         now,
         parse_duration(ctx.settings.alerts.renotify),
     )
@@ -117,7 +119,7 @@ def _queue(
     key = hashlib.sha256(
         f"{fingerprint}|{event}|{now.isoformat()}|{sink.name}".encode()
     ).hexdigest()[:32]
-    ops.add_delivery(
+    alerts_store.add_delivery(
         s,
         alert_id=alert_id,
         sink=sink.name,
@@ -137,7 +139,7 @@ def write_transitions(
     time is not advanced, so it is sent once the silence ends.
     """
     sink_list = list(sinks)
-    silences = ops.active_silences(s, now)
+    silences = alerts_store.active_silences(s, now)
     n = 0
     for t in transitions:
         if t.state in ("resolved", "dropped") and t.existing is not None:
@@ -167,7 +169,7 @@ def write_transitions(
         notify = t.notify if not silenced or t.notify == "resolved" else None
         if notify:
             values["last_notified_at"] = now
-        alert_id = ops.save_alert(s, t.existing, now, **values)
+        alert_id = alerts_store.save_alert(s, t.existing, now, **values)
         n += 1
         if not notify:
             continue
@@ -186,10 +188,10 @@ def queue_resends(
     Alertmanager resolves an alert it has not heard of within its resolve_timeout
     (5 min by default), so its sinks re-send every minute unless told otherwise.
     """
-    silences = ops.active_silences(s, now)
+    silences = alerts_store.active_silences(s, now)
     firing = [
         a
-        for a in ops.active_alerts(s)
+        for a in alerts_store.active_alerts(s)
         if a.state == "firing" and not any(x.matches(a.labels) for x in silences)
     ]
     n = 0
@@ -201,7 +203,7 @@ def queue_resends(
         )
         if every is None or every >= default_resend or not firing:
             continue
-        last = ops.last_delivery_times(s, sink.name)
+        last = alerts_store.last_delivery_times(s, sink.name)
         for alert in firing:
             if not sink_accepts(sink, alert.severity, alert.labels):
                 continue

@@ -11,12 +11,11 @@ from typing import Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.payload import test_payload
-from monitor.alerting.webhook import WebhookSender
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.domain import DeliveryRecord
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
-from monitor.storage import operations as ops
+from monitor.storage import alerts as alerts_store
 from monitor.storage import outbox
 
 __all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
@@ -62,8 +61,6 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
     sink = sinks[sink_name]
     now = ctx.clock.now()
     payload = test_payload(now)
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     url, body, secret = _request(sink, payload, ctx.environ)
     return ctx.sender.send(
         url,
@@ -100,8 +97,6 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
     (timeout, refused connection) is left for the next run after its first such
     failure, so a hanging sink costs one timeout per run and delays no other sink.
     """
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
     with ctx.db.read() as s:
         names = outbox.due_sinks(s, ctx.clock.now())
@@ -129,7 +124,7 @@ def _drain(ctx: JobContext, name: str, sink: SinkSettings | None) -> dict[str, i
             break
         attempt = _attempt(ctx, sink, d, now, rng)
         with ctx.db.transaction() as s:
-            ops.mark_delivery(
+            alerts_store.mark_delivery(
                 s,
                 d.id,
                 now,
@@ -153,7 +148,6 @@ def _attempt(
     """Send one delivery; the outcome and, on failure, when to retry."""
     if sink is None:
         return _Attempt(ok=False, dead=True, error=f"sink {d.sink!r} is no longer configured")
-    assert ctx.sender is not None
     try:
         url, body, secret = _request(sink, d.payload, ctx.environ)
         status = ctx.sender.send(

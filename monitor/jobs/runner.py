@@ -23,9 +23,9 @@ from monitor.jobs.context import JobContext, Skip
 from monitor.jobs.registry import JOB_NAMES
 from monitor.logctx import CURRENT_JOB
 from monitor.stats import InsufficientDataError
-from monitor.storage import operations as ops
+from monitor.storage import job_runs as job_runs_store
 
-__all__ = ["observed_periods", "JOBS", "JobFn", "JobOutcome", "JobStatus", "run_job"]
+__all__ = ["JOBS", "JobFn", "JobOutcome", "JobStatus", "observed_periods", "run_job"]
 
 log = logging.getLogger("driftmon.jobs")
 
@@ -66,66 +66,83 @@ def run_job(
     """
     fn = JOBS[job]
     lease = parse_duration(ctx.settings.agent.lease)
-    stop_heartbeat = threading.Event()
-    claimed: int | None
     try:
-        if slot is None:
-            with ctx.db.transaction() as s:
-                now = ctx.clock.now()
-                claimed = ops.start_job_run(s, job, ctx.replica, now, now + lease)
-        else:
-            now = ctx.clock.now()
-            claimed = ops.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
+        run_id = _claim(ctx, job, slot, lease)
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
         return JobOutcome(job=job, status="failed", items=0, message=str(exc))
-    if claimed is None:
-        assert slot is not None
-        log.debug("job %s: slot %s already claimed", job, slot.isoformat())
+    if run_id is None:
+        log.debug("job %s: slot %s already claimed", job, slot)
         return JobOutcome(job=job, status="claimed_elsewhere", items=0)
-    threading.Thread(
+    stop_heartbeat = threading.Event()
+    threading.Thread(  # run-once runs are leased too: a killed one is abandoned
         target=_heartbeat,
-        args=(ctx, claimed, lease, stop_heartbeat),
+        args=(ctx, run_id, lease, stop_heartbeat),
         name=f"driftmon-lease-{job}",
         daemon=True,
     ).start()
-    run_id = claimed
     token = CURRENT_JOB.set((job, run_id))
     started = time.perf_counter()
-    status: JobStatus = "ok"
-    message, items = "", 0
-    details: dict[str, Any] = {}
     try:
-        items, details = fn(ctx, model)
-    except (Skip, InsufficientDataError) as exc:
-        status, message = "skipped", str(exc)
-    except MonitorError as exc:
-        status, message = "failed", str(exc)
-    except Exception as exc:  # a job's bug must not stop the other jobs
-        status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        log.exception("job %s crashed", job)
+        outcome = _call(fn, ctx, job, model)
     finally:
         stop_heartbeat.set()
     try:
-        try:
-            with ctx.db.transaction() as s:
-                ops.finish_job_run(
-                    s, run_id, status, ctx.clock.now(), items=items, error=message or None
-                )
-        except MonitorError as exc:  # the row stays 'running' until its lease lapses
-            log.error("job %s: could not record its outcome: %s", job, exc)
-        log.log(
-            logging.ERROR if status == "failed" else logging.INFO,
-            "job %s %s in %.2fs (%d items)%s",
-            job,
-            status,
-            time.perf_counter() - started,
-            items,
-            f": {message}" if message else "",
-        )
+        _record(ctx, run_id, outcome, time.perf_counter() - started)
     finally:
         CURRENT_JOB.reset(token)
-    return JobOutcome(job=job, status=status, items=items, message=message, details=details)
+    return outcome
+
+
+def _claim(ctx: JobContext, job: str, slot: datetime | None, lease: timedelta) -> int | None:
+    """The new run's id; None when another replica has this slot."""
+    if slot is None:
+        with ctx.db.transaction() as s:
+            now = ctx.clock.now()
+            return job_runs_store.start_job_run(s, job, ctx.replica, now, now + lease)
+    now = ctx.clock.now()
+    return job_runs_store.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
+
+
+def _call(fn: JobFn, ctx: JobContext, job: str, model: str | None) -> JobOutcome:
+    """The job's own outcome: ok, skipped (nothing to do, too little data) or failed."""
+    try:
+        items, details = fn(ctx, model)
+    except (Skip, InsufficientDataError) as exc:
+        return JobOutcome(job=job, status="skipped", items=0, message=str(exc))
+    except MonitorError as exc:
+        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+    except Exception as exc:  # a job's bug must not stop the other jobs
+        log.exception("job %s crashed", job)
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        return JobOutcome(
+            job=job, status="failed", items=0, message=f"{type(exc).__name__}: {first}"
+        )
+    return JobOutcome(job=job, status="ok", items=items, details=details)
+
+
+def _record(ctx: JobContext, run_id: int, outcome: JobOutcome, seconds: float) -> None:
+    try:
+        with ctx.db.transaction() as s:
+            job_runs_store.finish_job_run(
+                s,
+                run_id,
+                outcome.status,
+                ctx.clock.now(),
+                items=outcome.items,
+                error=outcome.message or None,
+            )
+    except MonitorError as exc:  # the row stays 'running' until its lease lapses
+        log.error("job %s: could not record its outcome: %s", outcome.job, exc)
+    log.log(
+        logging.ERROR if outcome.status == "failed" else logging.INFO,
+        "job %s %s in %.2fs (%d items)%s",
+        outcome.job,
+        outcome.status,
+        seconds,
+        outcome.items,
+        f": {outcome.message}" if outcome.message else "",
+    )
 
 
 def observed_periods(ctx: JobContext) -> dict[str, timedelta]:
@@ -139,7 +156,7 @@ def observed_periods(ctx: JobContext) -> dict[str, timedelta]:
     with ctx.db.read() as s:
         return {
             j.job: now - j.last_started_at
-            for j in ops.job_summaries(s)
+            for j in job_runs_store.job_summaries(s)
             if j.last_started_at is not None and j.last_started_at < now
         }
 
@@ -148,6 +165,6 @@ def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.E
     while not stop.wait(lease.total_seconds() / 3):
         try:
             with ctx.db.transaction() as s:
-                ops.extend_lease(s, run_id, ctx.clock.now() + lease)
+                job_runs_store.extend_lease(s, run_id, ctx.clock.now() + lease)
         except MonitorError as exc:  # the database is away; the lease will lapse
             log.warning("could not renew the lease of run %d: %s", run_id, exc)

@@ -28,10 +28,10 @@ from monitor.config import load_settings
 from monitor.demo_data import canary_set
 from monitor.domain import AlertRecord, Signal
 from monitor.jobs import alerts as alerts_job
-from monitor.jobs.context import JobContext
+from monitor.jobs.context import JobContext, Resources
 from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
-from monitor.storage import operations as ops
+from monitor.storage import job_runs as ops
 from monitor.storage.engine import Database
 from monitor.storage.migrate import upgrade
 from monitor.storage.schema import AlertDelivery
@@ -99,7 +99,7 @@ def test_a_canary_commit_between_an_evaluators_reads_notifies_once(
     db = pg_db
     ctx = _ctx(tmp_path, db, clock)
     assert run_job(ctx, "canary").details["prod/core"]["verdict"] == "unchanged"
-    changed = dataclasses.replace(ctx, providers={}, replica="canary")
+    changed = dataclasses.replace(ctx, replica="canary", resources=Resources())
     model = ctx.settings.model("prod")
     changed.providers["prod"] = build_provider(dataclasses.replace(model, variant="rotated"))
     canary_done = threading.Event()

@@ -11,7 +11,7 @@ from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.jobs.context import JobContext
 from monitor.jobs.runner import run_job
-from monitor.storage import repository as repo
+from monitor.storage import canaries as repo
 from monitor.storage.engine import Database
 
 

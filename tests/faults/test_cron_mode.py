@@ -9,7 +9,7 @@ from pathlib import Path
 from fault_helpers import assert_clean, driftmon, write_config
 from sqlalchemy import select
 
-from monitor.storage import operations as ops
+from monitor.storage import alerts as ops
 from monitor.storage.engine import Database
 from monitor.storage.schema import JobRun
 

@@ -20,7 +20,7 @@ from monitor.config import load_settings
 from monitor.jobs.context import JobContext
 from monitor.jobs.runner import run_job
 from monitor.server import HttpServer, Request, Response
-from monitor.storage import operations as ops
+from monitor.storage import alerts as ops
 from monitor.storage.engine import Database
 from monitor.storage.schema import AlertDelivery
 

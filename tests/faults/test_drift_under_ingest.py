@@ -72,7 +72,8 @@ permutations = 50
         clock.advance(HOUR)
     clock.advance(-HOUR)  # now inside the last (current) window
     provider = _EvictingProvider(build_provider(settings.model("m")), db, clock)
-    ctx = JobContext(settings=settings, db=db, clock=clock, providers={"m": provider})  # type: ignore[dict-item]
+    ctx = JobContext(settings=settings, db=db, clock=clock)
+    ctx.providers["m"] = provider  # type: ignore[assignment]
     assert run_job(ctx, "sample").status == "ok"
     out = run_job(ctx, "drift")
     assert out.status == "ok", out.message
