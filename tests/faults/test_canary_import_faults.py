@@ -63,7 +63,7 @@ BAD = [
     ("NUL in id", b'{"id": "q\\u0000", "text": "x"}\n', b"", ".jsonl", "NUL"),
     ("NUL in CSV", b"id,kind,text\nq1,query,a\x00b\n", b"", ".csv", "NUL"),
     ("CSV field over 128 KiB", b'id,kind,text\nq1,query,"' + b"a" * (20 << 20), b"", ".csv", "CSV"),
-    ("duplicate judgement", _good_items(), b"q1 0 d1 2\nq1 0 d1 1\n", ".jsonl", "second"),
+    ("duplicate judgement", _good_items(), b"q1 0 d1 2\nq1 0 d1 1\n", ".jsonl", "duplicate"),
     ("30-digit grade", _good_items(), b"q1 0 d1 " + b"9" * 30 + b"\n", ".jsonl", "range"),
     ("huge JSON number", b'{"id": ' + b"9" * 5000 + b', "text": "x"}\n', b"", ".jsonl", "JSON"),
 ]
