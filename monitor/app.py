@@ -108,6 +108,10 @@ class Agent:
             checks["database"] = "ok"
         except MonitorError as exc:
             checks["database"] = str(exc)
+        failed_write = self.db.last_write_error
+        checks["writes"] = (
+            "ok" if failed_write is None else f"the last write failed: {failed_write}"
+        )
         running = self._scheduler is not None and self._scheduler.running
         checks["scheduler"] = "ok" if running else "not running"
         if checks["database"] == "ok":

@@ -168,16 +168,20 @@ class DriftCollector(Collector):
 
     def __init__(self, load: Callable[[], Snapshot]) -> None:
         self._load = load
+        self._last = Snapshot()  # served while the database cannot be read
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # no database hit at registration
 
     def collect(self) -> Iterator[Metric]:
         try:
-            snap = self._load()
+            snap = self._last = self._load()
         except Exception as exc:  # a scrape must still answer while the database is down
-            log.warning("metrics: could not read the database (%s)", type(exc).__name__)
-            snap = Snapshot()
+            log.warning(
+                "metrics: could not read the database (%s); serving the last known values",
+                type(exc).__name__,
+            )
+            snap = self._last
         f = {name: _family(name) for name in CATALOGUE}
 
         def add(name: str, labels: list[str], value: float | None) -> None:

@@ -89,11 +89,9 @@ def retrieval_rows(
     k = min(max(cset.ks), len(dids))
     _, top = retrieval.search(qv, dv, k)
     scores = retrieval.score_stats(top, k=k, cutoffs=cset.score_cutoffs)
-    rows += [
-        ("top1_median", full, scores.top1.median),
-        ("top1_p05", full, scores.top1.p05),
-        (f"top{scores.k}_median", full, scores.topk.median),
-    ]
+    rows += [("top1_median", full, scores.top1.median), ("top1_p05", full, scores.top1.p05)]
+    if scores.k > 1:  # with k = 1 (ks = [1], or one document) top-k is top-1
+        rows.append((f"top{scores.k}_median", full, scores.topk.median))
     rows += [(f"top1_pass@{c}", full, v) for c, v in scores.pass_rates.items()]
     summary["top1_median"] = scores.top1.median
     return rows, summary

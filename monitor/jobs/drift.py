@@ -69,7 +69,9 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         )
         log.warning("drift run for %s suspended: %s", model.name, reason)
         return {"verdict": "suspended", "reason": reason}
-    embed_missing(ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)])
+    _, evicted = embed_missing(
+        ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)]
+    )
     with ctx.db.read() as s:
         _, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
         _, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)
@@ -118,6 +120,7 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         "n_cur": len(cur),
         "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
         "explanation": explanation,
+        "evicted": evicted,  # samples that left the reservoir while being embedded
     }
 
 
@@ -160,13 +163,14 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
 
 def embed_missing(
     ctx: JobContext, model: ModelSettings, mv_id: int, ranges: list[tuple[datetime, datetime]]
-) -> int:
-    """Embed the samples in ``ranges`` this version has no vector for.
+) -> tuple[int, int]:
+    """Embed the samples in ``ranges`` this version has no vector for: (stored, evicted).
 
     Each distinct text is embedded once per model version: a repeated query reuses
-    the vector already stored for its hash (the query-embedding cache).
+    the vector already stored for its hash (the query-embedding cache). Samples an
+    ingest evicted from the reservoir meanwhile are skipped and counted.
     """
-    n = 0
+    n = evicted = 0
     for since, until in ranges:
         with ctx.db.read() as s:
             missing = [
@@ -179,8 +183,8 @@ def embed_missing(
             if text is not None:
                 texts.setdefault(h, text)
         vectors = embed_by_hash(ctx, model, mv_id, texts)
+        pairs = [(sid, vectors[h]) for sid, h, _ in missing if h in vectors]
         with ctx.db.transaction() as s:
-            n += samples_store.save_query_embeddings(
-                s, mv_id, ((sid, vectors[h]) for sid, h, _ in missing if h in vectors)
-            )
-    return n
+            stored = samples_store.save_query_embeddings(s, mv_id, pairs)
+        n, evicted = n + stored, evicted + len(pairs) - stored
+    return n, evicted

@@ -24,8 +24,14 @@ def job_schedule(settings: Settings, job: str) -> Schedule:
 def job_interval(
     settings: Settings, job: str, cron_periods: Mapping[str, timedelta] | None = None
 ) -> timedelta:
-    """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
+    """The job's interval; for a cron schedule, the period the scheduler measured (else a day).
+
+    ``cron_periods`` may also hold the period at which an outside cron runs
+    ``run-once`` (:func:`monitor.jobs.runner.observed_periods`); an interval job is
+    then measured against the longer of the two.
+    """
     schedule = job_schedule(settings, job)
     if isinstance(schedule, Interval):
-        return schedule.every.delta
+        every = schedule.every.delta
+        return max(every, (cron_periods or {}).get(job, every))
     return (cron_periods or {}).get(job, timedelta(days=1))

@@ -130,10 +130,15 @@ def _prepare(
             if model.active:
                 vectors[model.name] = vec / norm if model.normalize else vec
         stratum = rec.meta.get(cfg.stratify_by, "") if cfg.stratify_by else ""
+        try:
+            start = window_start(rec.event_time, window)
+        except OverflowError:  # its window begins or ends beyond the calendar
+            rejected[i] = "bad_time"
+            continue
         items.append(
             _Item(
                 i,
-                window_start(rec.event_time, window),
+                start,
                 stratum,
                 rec.text,
                 rec.event_time,

@@ -82,9 +82,15 @@ class SqlBatch:
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    # bytes that are not UTF-8 reach the row as surrogates: one rejected row, not a failed query
+    dbapi_conn.text_factory = _lenient_text
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA query_only = ON")
     cur.close()
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class SqlSource:
