@@ -16,9 +16,9 @@ import numpy as np
 from monitor.canaries import read_canary_set
 from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
-from monitor.errors import ConfigError, ProviderError
+from monitor.errors import ConfigError, ProviderError, ProviderResponseError
 from monitor.stats import retrieval
-from monitor.stats.canary import compare_to_baseline, noise_floor
+from monitor.stats.canary import baseline_problem, compare_to_baseline, noise_floor
 from monitor.storage import repository as repo
 
 if TYPE_CHECKING:
@@ -55,6 +55,17 @@ def embed_items(ctx: JobContext, model: ModelSettings, records: list[CanaryItemR
         identity.update(result.identity)
     assert out is not None
     return Embedded(out, identity)
+
+
+def checked_baseline(model: ModelSettings, embedded: list[Embedded]) -> list[Embedded]:
+    """``embedded`` if every repeat can serve as a baseline, else a ProviderResponseError."""
+    for e in embedded:
+        problem = baseline_problem(e.vectors)
+        if problem is not None:
+            raise ProviderResponseError(
+                f"model {model.name!r}: refusing these vectors as a canary baseline: {problem}"
+            )
+    return embedded
 
 
 def _split(
@@ -156,6 +167,8 @@ def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]
                 baseline = repo.current_baseline(s, set_id, mv.id)
             repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
             embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
+            if baseline is None:
+                checked_baseline(model, embedded)
             current = embedded[-1]
             overlap = None
             rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
@@ -241,6 +254,7 @@ def rebaseline(
         mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
         records = repo.canary_items(s, set_id)
     embedded = [embed_items(ctx, model, records) for _ in range(max(cset.baseline_repeats, 1))]
+    checked_baseline(model, embedded)
     floor = noise_floor([e.vectors for e in embedded])
     with ctx.db.transaction() as s:
         baseline_id = repo.save_baseline(

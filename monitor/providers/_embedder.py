@@ -19,7 +19,8 @@ import numpy as np
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config import ModelSettings, parse_duration, resolve_secret
-from monitor.errors import ConfigError, ProviderError
+from monitor.errors import ConfigError, ProviderError, ProviderResponseError
+from monitor.providers._body import ACCEPT_ENCODING, body_cap
 from monitor.providers._http import CallStats, Fatal, Sender, TooLarge
 from monitor.providers._loop import LoopThread
 from monitor.providers._policy import CircuitBreaker, RateLimiter, RetryPolicy, Sleep
@@ -286,8 +287,9 @@ class HTTPEmbedder(ABC):
     async def _request(
         self, client: httpx.AsyncClient, texts: list[str], kind: Kind, tokens: int, stats: CallStats
     ) -> tuple[Parsed, np.ndarray]:
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **self.headers()}
         request = client.build_request(
-            "POST", self.url(), json=self.body(texts, kind), headers=self.headers()
+            "POST", self.url(), json=self.body(texts, kind), headers=headers
         )
 
         def parse(response: httpx.Response, payload: Any) -> tuple[Parsed, np.ndarray]:
@@ -297,8 +299,9 @@ class HTTPEmbedder(ABC):
             parsed.identity.update(self.header_identity(response))
             return parsed, matrix
 
+        cap = body_cap(len(texts), self.dimension)
         result: tuple[Parsed, np.ndarray] = await self._sender.send(
-            client, request, texts, tokens, stats, parse
+            client, request, texts, tokens, stats, parse, cap
         )
         return result
 
@@ -312,7 +315,8 @@ class HTTPEmbedder(ABC):
         started: float,
     ) -> EmbeddingResult:
         s = self.settings
-        vectors = np.zeros((n, self.dimension), dtype=np.float32)
+        dim = self._agreed_dimension(pieces, stats)
+        vectors = np.zeros((n, dim), dtype=np.float32)
         failed = set(prep.skipped) | set(prep.empty)
         errors: list[ProviderError] = []
         tokens = 0
@@ -371,6 +375,31 @@ class HTTPEmbedder(ABC):
             identity=identity,
             zero_rows=zero,
         )
+
+    def _agreed_dimension(self, pieces: list[_Piece], stats: CallStats) -> int:
+        """The dimension of this answer: the one all batches share, else the configured one.
+
+        Batches that all return another dimension are a valid answer (the caller sees
+        the endpoint's dimension change); batches that disagree with each other mark
+        those off the configured dimension as failed, or fail the call if none match.
+        """
+        dims = {p.matrix.shape[1] for p in pieces if p.matrix is not None and p.error is None}
+        if len(dims) <= 1:
+            return dims.pop() if dims else self.dimension
+        if self.dimension not in dims:
+            raise ProviderResponseError(
+                f"model {self.settings.name!r}: bad response from {self.provider}: batches "
+                f"returned different dimensions {sorted(dims)}, none the configured "
+                f"{self.dimension}"
+            )
+        for p in pieces:
+            if p.matrix is not None and p.matrix.shape[1] != self.dimension:
+                stats.errors += 1
+                p.error = ProviderResponseError(
+                    f"model {self.settings.name!r}: bad response from {self.provider}: a batch "
+                    f"has dimension {p.matrix.shape[1]} while others have {self.dimension}"
+                )
+        return self.dimension
 
     def _raise_all_failed(self, errors: list[ProviderError]) -> None:
         if self._breaker.state != "closed":

@@ -14,7 +14,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CanaryComparison", "compare_to_baseline", "noise_floor", "rowwise_cosine"]
+__all__ = [
+    "CanaryComparison",
+    "baseline_problem",
+    "compare_to_baseline",
+    "noise_floor",
+    "rowwise_cosine",
+]
 
 #: cosines this close to 1 are float32 round-off, not a change
 EXACT = 1.0 - 1e-5
@@ -60,6 +66,26 @@ def noise_floor(repeats: list[np.ndarray]) -> float:
         for j in range(i + 1, len(repeats)):
             floor = min(floor, float(rowwise_cosine(repeats[i], repeats[j]).min()))
     return floor
+
+
+def baseline_problem(vectors: np.ndarray) -> str | None:
+    """Why ``vectors`` (n, d) cannot be a baseline, or None.
+
+    All-zero vectors, vectors whose components are all equal, and a set in which
+    every item got the same vector say the endpoint is broken, not what it means.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2 or v.size == 0:
+        return f"an (n, d) array is needed, got shape {v.shape}"
+    zero = int(np.count_nonzero(~v.any(axis=1)))
+    if zero:
+        return f"{zero} of {len(v)} vectors are all zero"
+    flat = int(np.count_nonzero(np.ptp(v, axis=1) == 0))
+    if flat:
+        return f"{flat} of {len(v)} vectors have all components equal"
+    if len(v) > 1 and not np.any(v != v[0]):
+        return f"all {len(v)} items got the same vector"
+    return None
 
 
 @dataclass(frozen=True)
