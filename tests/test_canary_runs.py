@@ -14,8 +14,8 @@ from monitor.canary_runs import migrate_check, rebaseline
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set
-from monitor.jobs import JobContext, run_job
 from monitor.errors import ProviderResponseError
+from monitor.jobs import JobContext, run_job
 from monitor.providers import EmbeddingResult, build_provider
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database
