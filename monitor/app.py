@@ -46,6 +46,7 @@ def load_snapshot(db: Database) -> Snapshot:
                 model_id=m.model_id,
                 dimensions=m.dimensions,
                 fingerprint=m.fingerprint or "",
+                reported_identity=dict(m.reported_identity or {}),
             )
             for m in repo.active_model_versions(s)
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,12 @@ from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.errors import ConfigError, ProviderError, ProviderResponseError
 from monitor.stats import retrieval
-from monitor.stats.canary import baseline_problem, compare_to_baseline, noise_floor
+from monitor.stats.canary import (
+    GradedComparison,
+    baseline_problem,
+    compare_and_grade,
+    noise_floor,
+)
 from monitor.storage import repository as repo
 
 if TYPE_CHECKING:
@@ -44,13 +50,18 @@ def embed_items(ctx: JobContext, model: ModelSettings, records: list[CanaryItemR
         idx = [i for i, r in enumerate(records) if r.kind == kind]
         if not idx:
             continue
-        result = ctx.embed(model, [records[i].text for i in idx], kind)
+        result = ctx.embed(model, [records[i].text for i in idx], kind, any_dimension=True)
         if result.failed:
             raise ProviderError(
                 f"{len(result.failed)} canary items failed to embed; a canary run needs every item"
             )
         if out is None:
             out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
+        if result.vectors.shape[1] != out.shape[1]:
+            raise ProviderResponseError(
+                f"model {model.name!r}: queries have dimension {out.shape[1]} but "
+                f"documents {result.vectors.shape[1]}"
+            )
         out[idx] = result.vectors
         identity.update(result.identity)
     assert out is not None
@@ -150,7 +161,7 @@ def retrieval_rows(
 
 def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """The canary job: every model version on every canary set."""
-    from monitor.jobs import Skip, evaluate_alerts
+    from monitor.jobs import Skip
 
     if not ctx.settings.canary_sets:
         raise Skip("no [[canary_sets]] configured")
@@ -164,70 +175,111 @@ def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]
                 set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
                 mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
                 records = repo.canary_items(s, set_id)
-                baseline = repo.current_baseline(s, set_id, mv.id)
-            repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
+                stored = repo.current_baseline(s, set_id, mv.id)
+            repeats = 1 if stored is not None else max(cset.baseline_repeats, 1)
             embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
-            if baseline is None:
+            baseline: tuple[int | None, float, np.ndarray]
+            if stored is None:
                 checked_baseline(model, embedded)
-            current = embedded[-1]
-            overlap = None
-            rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
-            with ctx.db.transaction() as s:
-                if baseline is None:
-                    floor = noise_floor([e.vectors for e in embedded])
-                    baseline_id = repo.save_baseline(
-                        s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
-                    )
-                    vectors = embedded[0].vectors  # the last repeat is the first observation
-                else:
-                    baseline_id, floor, vectors = baseline
-                cmp = compare_to_baseline(
-                    vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine
-                )
-                overlap = topk_overlap(records, vectors, current.vectors)
-                run_id = repo.save_canary_run(
-                    s,
-                    set_id=set_id,
-                    model_version_id=mv.id,
-                    baseline_id=baseline_id,
-                    created_at=now,
-                    verdict=cmp.verdict,
-                    n_items=cmp.n_items,
-                    min_cosine=cmp.min_cosine,
-                    p01_cosine=cmp.p01_cosine,
-                    mean_cosine=cmp.mean_cosine,
-                    share_below=cmp.share_below,
-                    norm_ratio=cmp.norm_ratio,
-                    dim_baseline=cmp.dim_baseline,
-                    dim_current=cmp.dim_current,
-                    tolerance=cmp.tolerance,
-                    details={
-                        "reasons": list(cmp.reasons),
-                        "baseline_created": baseline is None,
-                        "noise_floor": floor,
-                        "identity": current.identity,
-                        f"top{OVERLAP_K}_overlap_stale_index": overlap,
-                    },
-                )
-                if overlap is not None:
-                    rows.append(
-                        (f"top{OVERLAP_K}_overlap_stale_index", current.vectors.shape[1], overlap)
-                    )
-                repo.save_retrieval_metrics(s, run_id, rows)
-                details[f"{model.name}/{cset.name}"] = {
-                    "verdict": cmp.verdict,
-                    "min_cosine": cmp.min_cosine,
-                    "mean_cosine": cmp.mean_cosine,
-                    "run_id": run_id,
-                    "baseline_created": baseline is None,
-                    "reasons": list(cmp.reasons),
-                    "topk_overlap": overlap,
-                    "retrieval": quality,
-                    "identity": current.identity,
-                }
-                evaluate_alerts(ctx, s)
+                floor = noise_floor([e.vectors for e in embedded])
+                # the first repeat is the baseline, the last one the first observation
+                baseline = (None, floor, embedded[0].vectors)
+            else:
+                baseline = stored
+            run = _Run(cset, set_id, mv.id, records, qrels, baseline, embedded[-1])
+            details[f"{model.name}/{cset.name}"] = _record(ctx, run, now)
             done += 1
     return done, details
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    cset: CanarySetSettings
+    set_id: int
+    mv_id: int
+    records: list[CanaryItemRecord]
+    qrels: list[tuple[str, str, int]]
+    baseline: tuple[int | None, float, np.ndarray]  # (stored id or None if new, floor, vectors)
+    current: Embedded
+
+
+def _grade(run: _Run, quality: dict[str, Any]) -> GradedComparison:
+    """Compare with the baseline; grade a change on the set's queries, documents and qrels."""
+    _, floor, vectors = run.baseline
+    current = run.current.vectors
+    queries = np.array([i for i, r in enumerate(run.records) if r.kind == "query"], dtype=np.intp)
+    docs = np.array([i for i, r in enumerate(run.records) if r.kind == "document"], dtype=np.intp)
+    split = len(queries) > 0 and len(docs) > 1
+    measures: dict[str, tuple[float, float]] = {}
+    if vectors.shape[1] == current.shape[1] and run.qrels:
+        _, before = retrieval_rows(run.cset, run.records, vectors, run.qrels)
+        measures = {
+            k: (float(v), float(quality[k]))
+            for k, v in before.items()
+            if k in quality and ("@" in k or k == "map")
+        }
+    return compare_and_grade(
+        vectors,
+        current,
+        floor=floor,
+        min_cosine=run.cset.min_cosine,
+        queries=queries if split else None,
+        documents=docs if split else None,
+        measures=measures,
+    )
+
+
+def _record(ctx: JobContext, run: _Run, now: datetime) -> dict[str, Any]:
+    """Store one canary run (and a new baseline), evaluate alerts; the job's details."""
+    from monitor.jobs import evaluate_alerts
+
+    stored_id, floor, vectors = run.baseline
+    current = run.current
+    rows, quality = retrieval_rows(run.cset, run.records, current.vectors, run.qrels)
+    graded = _grade(run, quality)
+    cmp = graded.comparison
+    overlap = topk_overlap(run.records, vectors, current.vectors)
+    with ctx.db.transaction() as s:
+        baseline_id = stored_id
+        if baseline_id is None:
+            ids = [r.id for r in run.records]
+            baseline_id = repo.save_baseline(s, run.set_id, run.mv_id, ids, vectors, floor, now)
+        identity_changed = repo.note_identity(s, run.mv_id, current.identity, now)
+        info = {
+            "reasons": list(cmp.reasons),
+            "impact": graded.impact,
+            "impact_reasons": list(graded.grade.reasons) if graded.grade else [],
+            "baseline_created": stored_id is None,
+            "noise_floor": floor,
+            "identity": current.identity,
+            "identity_changed": identity_changed,
+            f"top{OVERLAP_K}_overlap_stale_index": overlap,
+        }
+        values = {k: v for k, v in cmp.to_dict().items() if k != "reasons"}
+        run_id = repo.save_canary_run(
+            s,
+            set_id=run.set_id,
+            model_version_id=run.mv_id,
+            baseline_id=baseline_id,
+            created_at=now,
+            impact=graded.impact,
+            details=info,
+            **values,
+        )
+        if overlap is not None:
+            rows.append((f"top{OVERLAP_K}_overlap_stale_index", current.vectors.shape[1], overlap))
+        repo.save_retrieval_metrics(s, run_id, rows)
+        evaluate_alerts(ctx, s)
+    return {
+        **{k: info[k] for k in ("reasons", "impact", "impact_reasons", "identity")},
+        **{k: info[k] for k in ("baseline_created", "identity_changed")},
+        "verdict": cmp.verdict,
+        "min_cosine": cmp.min_cosine,
+        "mean_cosine": cmp.mean_cosine,
+        "run_id": run_id,
+        "topk_overlap": overlap,
+        "retrieval": quality,
+    }
 
 
 def _find_set(ctx: JobContext, name: str) -> CanarySetSettings:

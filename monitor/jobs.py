@@ -33,7 +33,12 @@ from monitor.config import (
     parse_reference,
     parse_schedule,
 )
-from monitor.errors import InsufficientDataError, MonitorError, ProviderError
+from monitor.errors import (
+    InsufficientDataError,
+    MonitorError,
+    ProviderError,
+    ProviderResponseError,
+)
 from monitor.logctx import CURRENT_JOB
 from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
 from monitor.storage import operations as ops
@@ -68,11 +73,25 @@ class JobContext:
             self.providers[model.name] = build_provider(model)
         return self.providers[model.name]
 
-    def embed(self, model: ModelSettings, texts: list[str], kind: str) -> EmbeddingResult:
-        """Embed through the model's provider, counting the call in the provider metrics."""
+    def embed(
+        self, model: ModelSettings, texts: list[str], kind: str, *, any_dimension: bool = False
+    ) -> EmbeddingResult:
+        """Embed through the model's provider, counting the call in the provider metrics.
+
+        Vectors of another dimension than the provider's raise :class:`DimensionChanged`
+        (they must never be stored next to the old ones) unless ``any_dimension``:
+        the canary job takes them, to record the change as a verdict.
+        """
         started = time.perf_counter()
         try:
-            result = self.provider(model).embed(texts, kind)  # type: ignore[arg-type]
+            provider = self.provider(model)
+            result = provider.embed(texts, kind)  # type: ignore[arg-type]
+            got = result.vectors.shape[1] if result.vectors.ndim == 2 else 0
+            if not any_dimension and len(result.vectors) and got != provider.dimension:
+                raise DimensionChanged(
+                    f"model {model.name!r}: the endpoint now returns dimension {got}, "
+                    f"configured {provider.dimension}; nothing embedded is stored"
+                )
         except ProviderError:
             if self.meter is not None:
                 self.meter.observe(
@@ -125,6 +144,10 @@ class JobOutcome:
 
 class Skip(Exception):
     """A job found nothing to do; recorded as ``skipped``, not a failure."""
+
+
+class DimensionChanged(ProviderResponseError):
+    """The endpoint answered with another dimension than the model version's."""
 
 
 def run_job(
@@ -247,7 +270,12 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             }
             log.warning("drift run for %s suspended: %s", model.name, details[model.name]["reason"])
             continue
-        _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
+        try:
+            _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
+        except DimensionChanged as exc:
+            details[model.name] = {"verdict": "suspended", "reason": str(exc)}
+            log.warning("drift run for %s suspended: %s", model.name, exc)
+            continue
         with ctx.db.read() as s:
             _, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
             _, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)

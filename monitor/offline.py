@@ -1,10 +1,9 @@
 """``driftmon canary diff`` and ``driftmon retrieval eval``: offline checks on files of vectors.
 
-Exit status of ``canary diff``: 0 when the current vectors are unchanged or
-differ only within the tolerance (verdict ``noise``), 1 when they changed
-(verdict ``changed``: dimension, mean norm, or too many items below the
-tolerance), 2 on error. ``retrieval eval``: 0, or 2 on error. An error is one
-line ``<prog>: error: <message>`` on stderr, without a traceback.
+Exit status of ``canary diff``: 0 when the current vectors are unchanged, differ
+only within the tolerance (verdict ``noise``), or changed with a ``benign``
+impact (retrieval on the set unaffected); 1 for a ``breaking`` change; 2 on error.
+``retrieval eval``: 0, or 2 on error. Errors: one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor.stats._checks import InsufficientDataError
-from monitor.stats.canary import CanaryComparison, compare_to_baseline
+from monitor.stats.canary import GradedComparison, compare_and_grade
 from monitor.stats.retrieval import DEFAULT_CUTOFFS, RetrievalResult, ScoreSummary, evaluate
 
 __all__ = [
@@ -168,9 +167,16 @@ def read_qrels(path: str) -> dict[str, dict[str, int]]:
 def _canary_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=CANARY_PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Compare a canary set's current embeddings with its baseline, row i being item i in "
-            "both. Exit status: 0 unchanged or noise within tolerance, 1 changed, 2 error."
+            "Compare a canary set's current embeddings with its baseline, row i being item\n"
+            "i in both, and grade a change by its impact on retrieval over the set.\n"
+            "verdict: unchanged | noise (within the tolerance) | changed. impact of a change:\n"
+            "  benign: each row, searched over the baseline rows with its old and its new\n"
+            "  vector, keeps >= 95% of its top-10 on average, and no top-1/top-10 score\n"
+            "  moved beyond its noise; breaking: otherwise, and always for a dimension or\n"
+            "  mean-norm change.\n"
+            "exit status: 0 unchanged, noise or benign change; 1 breaking change; 2 error"
         ),
     )
     parser.add_argument("baseline", metavar="BASELINE", help="baseline embeddings (.npy, n x d)")
@@ -183,6 +189,12 @@ def _canary_parser() -> argparse.ArgumentParser:
         "between repeated baseline embeddings (default: 1, deterministic)",
     )
     parser.add_argument(
+        "--repeat",
+        metavar="FILE",
+        help="the set embedded again at baseline time (.npy): the endpoint's own noise, "
+        "widening the tolerance and each measure's allowed move (as the daemon does)",
+    )
+    parser.add_argument(
         "--min-cosine",
         type=float,
         default=0.999,
@@ -192,7 +204,8 @@ def _canary_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _canary_text(c: CanaryComparison, baseline: str, current: str) -> str:
+def _canary_text(r: GradedComparison, baseline: str, current: str) -> str:
+    c, grade = r.comparison, r.grade
     lines = [
         f"{CANARY_PROG}: {baseline} vs {current}: {c.n_items} items, "
         f"d={c.dim_baseline}" + (f" -> {c.dim_current}" if c.dim_current != c.dim_baseline else ""),
@@ -202,6 +215,11 @@ def _canary_text(c: CanaryComparison, baseline: str, current: str) -> str:
         f"mean norm ratio (current / baseline): {c.norm_ratio:.4f}",
     ]
     lines += [f"reason: {r}" for r in c.reasons]
+    if grade is not None:
+        lines.append(f"impact: {grade.impact.upper()}")
+        if grade.overlap is not None:
+            lines.append(f"top-10 overlap, old vs new vectors: {grade.overlap:.3f}")
+        lines += [f"impact reason: {r}" for r in grade.reasons]
     return "\n".join(lines)
 
 
@@ -220,21 +238,16 @@ def canary_diff_main(argv: list[str] | None = None) -> int:
                 f"baseline has {len(baseline)} rows but current has "
                 f"{len(current)}; rows must be the same items"
             )
-        result = compare_to_baseline(
-            baseline, current, floor=args.floor, min_cosine=args.min_cosine
+        repeat = load_matrix(args.repeat, "repeat") if args.repeat else None
+        if repeat is not None and repeat.shape != baseline.shape:
+            raise UsageError(f"repeat has shape {repeat.shape}, baseline {baseline.shape}")
+        result = compare_and_grade(
+            baseline, current, repeat=repeat, floor=args.floor, min_cosine=args.min_cosine
         )
-        code = 1 if result.verdict == "changed" else 0
+        code = 1 if result.breaking else 0
         if args.json:
-            _out(
-                json.dumps(
-                    {
-                        "baseline": args.baseline,
-                        "current": args.current,
-                        **result.to_dict(),
-                        "exit_code": code,
-                    }
-                )
-            )
+            paths = {"baseline": args.baseline, "current": args.current, "repeat": args.repeat}
+            _out(json.dumps({**paths, **result.to_dict(), "exit_code": code}))
         else:
             _out(_canary_text(result, args.baseline, args.current))
         return code

@@ -76,6 +76,41 @@ def _retrieval_drops(labels: dict[str, str], runs: list[Any]) -> list[Signal]:
     return out
 
 
+def _breaking(run: Any) -> bool:
+    return bool(run.verdict == "changed" and run.impact != "benign")
+
+
+def _canary_change_signals(labels: dict[str, str], runs: list[Any]) -> list[Signal]:
+    """A change that breaks retrieval, a benign one, and a change of reported identity."""
+    latest = runs[0]
+    evidence = {
+        "min_cosine": latest.min_cosine,
+        "norm_ratio": latest.norm_ratio,
+        "impact": latest.impact,
+    }
+    benign = [float(r.verdict == "changed" and not _breaking(r)) for r in runs]
+    changed_identity = [float(bool(r.identity_changed)) for r in runs]
+    return [
+        Signal(
+            "canary_changed",
+            labels,
+            float(_breaking(latest)),
+            latest.id,
+            tuple(float(_breaking(r)) for r in runs),
+            evidence,
+        ),
+        Signal("canary_benign_change", labels, benign[0], latest.id, tuple(benign), evidence),
+        Signal(
+            "model_identity_changed",
+            labels,
+            changed_identity[0],
+            latest.id,
+            tuple(changed_identity),
+            {"changed": latest.identity_changed, "identity": latest.identity},
+        ),
+    ]
+
+
 def collect_signals(
     s: Session, history: int, job_intervals: Mapping[str, timedelta], now: datetime
 ) -> list[Signal]:
@@ -86,16 +121,7 @@ def collect_signals(
         canary[(run.model, run.version, run.canary_set)].append(run)
     for (model, version, cset), runs in canary.items():
         labels = {"model": model, "model_version": version, "canary_set": cset}
-        out.append(
-            Signal(
-                "canary_changed",
-                labels,
-                float(runs[0].verdict == "changed"),
-                runs[0].id,
-                tuple(float(r.verdict == "changed") for r in runs),
-                {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio},
-            )
-        )
+        out += _canary_change_signals(labels, runs)
         out.append(
             Signal(
                 "canary_min_cosine",

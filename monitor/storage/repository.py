@@ -44,6 +44,7 @@ __all__ = [
     "ensure_model_version",
     "import_canary_set",
     "latest_canary_runs",
+    "note_identity",
     "latest_canary_set",
     "latest_drift_runs",
     "samples_missing_embeddings",
@@ -78,7 +79,28 @@ def _ref(mv: ModelVersion) -> ModelVersionRef:
         model_id=mv.model_id,
         dimensions=mv.dimensions,
         fingerprint=mv.fingerprint,
+        reported_identity=mv.reported_identity,
     )
+
+
+def note_identity(
+    session: Session, model_version_id: int, identity: dict[str, str], now: datetime
+) -> dict[str, list[str | None]]:
+    """Store what the endpoint reports about itself; return the keys whose value changed.
+
+    Compared with the stored value, not with memory: a restart does not hide a change.
+    A key seen for the first time is not a change.
+    """
+    mv = session.get(ModelVersion, model_version_id)
+    if mv is None or not identity:
+        return {}
+    before = dict(mv.reported_identity or {})
+    changed: dict[str, list[str | None]] = {
+        k: [before[k], v] for k, v in sorted(identity.items()) if k in before and before[k] != v
+    }
+    mv.reported_identity = {**before, **identity}
+    mv.identity_seen_at = now
+    return changed
 
 
 def config_identity(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -292,6 +314,9 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
                 norm_ratio=run.norm_ratio,
                 tolerance=run.tolerance,
                 retrieval=quality.get(run.id, {}),
+                impact=run.impact,
+                identity=dict((run.details or {}).get("identity") or {}),
+                identity_changed=dict((run.details or {}).get("identity_changed") or {}),
             )
         )
     return out
@@ -517,17 +542,17 @@ def save_migrate_check(session: Session, **values: Any) -> int:
 
 
 def changed_canary_sets(session: Session, mv_id: int) -> list[str]:
-    """Canary sets whose latest run for this model version says ``changed``."""
+    """Canary sets whose latest run for this model version says ``changed`` (not benign)."""
     runs = session.execute(
-        select(CanaryRun.verdict, CanarySet.name)
+        select(CanaryRun.verdict, CanaryRun.impact, CanarySet.name)
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(CanaryRun.model_version_id == mv_id)
         .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
     ).all()
-    latest: dict[str, str] = {}
-    for verdict, name in runs:
-        latest.setdefault(name, verdict)
-    return sorted(name for name, verdict in latest.items() if verdict == "changed")
+    latest: dict[str, bool] = {}
+    for verdict, impact, name in runs:
+        latest.setdefault(name, verdict == "changed" and impact != "benign")
+    return sorted(name for name, breaking in latest.items() if breaking)
 
 
 def drop_query_embeddings(session: Session, mv_id: int) -> int:
