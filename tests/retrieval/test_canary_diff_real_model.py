@@ -101,7 +101,8 @@ def test_canary_diff_grades_real_model_changes(
     impact: str | None,
 ) -> None:
     paths = []
-    for label, array in zip(("baseline", "repeat", "current"), _scenario(name, real, texts), strict=True):
+    arrays = _scenario(name, real, texts)
+    for label, array in zip(("baseline", "repeat", "current"), arrays, strict=True):
         paths.append(str(tmp_path / f"{label}.npy"))
         np.save(paths[-1], array)
     proc = subprocess.run(
