@@ -121,17 +121,15 @@ class Proxy:
         b64 = isinstance(rows[0]["embedding"], str)
         vectors = np.array(
             [
-                np.frombuffer(base64.b64decode(r["embedding"]), "<f4")
-                if b64
-                else r["embedding"]
+                np.frombuffer(base64.b64decode(r["embedding"]), "<f4") if b64 else r["embedding"]
                 for r in rows
             ],
             dtype=np.float32,
         )
         vectors = _int8(vectors) if self.mode == "int8" else _cut(vectors)
         for r, v in zip(rows, vectors, strict=True):
-            r["embedding"] = base64.b64encode(v.astype("<f4").tobytes()).decode() if b64 else (
-                v.tolist()
+            r["embedding"] = (
+                base64.b64encode(v.astype("<f4").tobytes()).decode() if b64 else (v.tolist())
             )
         return payload
 
