@@ -14,12 +14,14 @@ from sqlalchemy import select
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set
-from monitor.jobs import DimensionChanged, JobContext, run_job
+from monitor.jobs.context import DimensionChanged, JobContext
+from monitor.jobs.runner import run_job
 from monitor.providers import EmbeddingResult, build_provider
 from monitor.status import status_document
-from monitor.storage import operations as ops
+from monitor.storage import alerts as alerts_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import ModelVersion
+from monitor.storage.snapshot import load_snapshot
 
 
 def _ctx(tmp_path: Path, db: Database, clock: FixedClock) -> JobContext:
@@ -66,7 +68,7 @@ def _int8(v: np.ndarray) -> np.ndarray:
 
 def _firing(db: Database) -> dict[str, str]:
     with db.read() as s:
-        return {a.rule: a.severity for a in ops.active_alerts(s) if a.state == "firing"}
+        return {a.rule: a.severity for a in alerts_store.active_alerts(s) if a.state == "firing"}
 
 
 def test_int8_output_is_a_benign_change_with_an_info_alert(
@@ -114,8 +116,6 @@ def test_a_changed_reported_identity_is_an_info_alert_across_restarts(
     with db.read() as s:
         (mv,) = s.scalars(select(ModelVersion)).all()
         assert mv.reported_identity == {"model": "model-b"}
-    from monitor.app import load_snapshot
-
     doc = status_document(load_snapshot(db), clock.now())
     assert doc["model_versions"][0]["reported_identity"] == {"model": "model-b"}
     # the same identity again: the info alert resolves
