@@ -171,11 +171,9 @@ def _canary_parser() -> argparse.ArgumentParser:
         description=(
             "Compare a canary set's current embeddings with its baseline, row i being item\n"
             "i in both, and grade a change by its impact on retrieval over the set.\n"
-            "verdict: unchanged | noise (within the tolerance) | changed. impact of a change:\n"
-            "  benign: each row, searched over the baseline rows with its old and its new\n"
-            "  vector, keeps >= 95% of its top-10 on average, and no top-1/top-10 score\n"
-            "  moved beyond its noise; breaking: otherwise, and always for a dimension or\n"
-            "  mean-norm change.\n"
+            "verdict: unchanged | noise | changed; impact of a change: benign (each row keeps\n"
+            ">= 95% of its top-10 among the baseline rows on average, no score moved beyond\n"
+            "its noise) | breaking (otherwise; always for a dimension or norm change).\n"
             "exit status: 0 unchanged, noise or benign change; 1 breaking change; 2 error"
         ),
     )
@@ -185,7 +183,7 @@ def _canary_parser() -> argparse.ArgumentParser:
         "--floor",
         type=float,
         default=1.0,
-        help="measured run-to-run noise floor, the lowest per-item cosine "
+        help="noise floor: lowest per-item cosine "
         "between repeated baseline embeddings (default: 1, deterministic)",
     )
     parser.add_argument(

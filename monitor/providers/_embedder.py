@@ -19,10 +19,11 @@ import numpy as np
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config import ModelSettings, parse_duration, resolve_secret
-from monitor.errors import ConfigError, ProviderError, ProviderResponseError
+from monitor.errors import ConfigError, ProviderError
 from monitor.providers._body import ACCEPT_ENCODING, body_cap
 from monitor.providers._http import CallStats, Fatal, Sender, TooLarge
 from monitor.providers._loop import LoopThread
+from monitor.providers._pieces import Piece, agreed_dimension
 from monitor.providers._policy import CircuitBreaker, RateLimiter, RetryPolicy, Sleep
 from monitor.providers._text import Prepared, plan_batches, prepare_texts
 from monitor.providers._wire import Parsed, check_finite, finish, rows_to_matrix
@@ -49,15 +50,6 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     environ: Mapping[str, str] | None = None
-
-
-@dataclass
-class _Piece:
-    positions: Sequence[int]
-    matrix: np.ndarray | None = None
-    tokens: int | None = None
-    identity: dict[str, str] = field(default_factory=dict)
-    error: ProviderError | None = None
 
 
 class HTTPEmbedder(ABC):
@@ -260,18 +252,18 @@ class HTTPEmbedder(ABC):
         positions: list[int],
         kind: Kind,
         stats: CallStats,
-    ) -> list[_Piece]:
+    ) -> list[Piece]:
         assert self._semaphore is not None
         texts = [prep.texts[p] for p in positions]
         tokens = sum(prep.tokens[p] for p in positions)
         async with self._semaphore:
             try:
                 parsed, matrix = await self._request(client, texts, kind, tokens, stats)
-                return [_Piece(positions, matrix, parsed.tokens, parsed.identity)]
+                return [Piece(positions, matrix, parsed.tokens, parsed.identity)]
             except TooLarge:
                 pass
             except ProviderError as exc:
-                return [_Piece(positions, error=exc)]
+                return [Piece(positions, error=exc)]
         half = len(positions) // 2
         log.info(
             "model %s: HTTP 413 for %d inputs; splitting the batch",
@@ -309,13 +301,15 @@ class HTTPEmbedder(ABC):
         self,
         n: int,
         prep: Prepared,
-        pieces: list[_Piece],
+        pieces: list[Piece],
         probed: dict[str, str],
         stats: CallStats,
         started: float,
     ) -> EmbeddingResult:
         s = self.settings
-        dim = self._agreed_dimension(pieces, stats)
+        where = f"model {s.name!r}: bad response from {self.provider}"
+        dim, marked = agreed_dimension(pieces, self.dimension, where)
+        stats.errors += marked
         vectors = np.zeros((n, dim), dtype=np.float32)
         failed = set(prep.skipped) | set(prep.empty)
         errors: list[ProviderError] = []
@@ -375,31 +369,6 @@ class HTTPEmbedder(ABC):
             identity=identity,
             zero_rows=zero,
         )
-
-    def _agreed_dimension(self, pieces: list[_Piece], stats: CallStats) -> int:
-        """The dimension of this answer: the one all batches share, else the configured one.
-
-        Batches that all return another dimension are a valid answer (the caller sees
-        the endpoint's dimension change); batches that disagree with each other mark
-        those off the configured dimension as failed, or fail the call if none match.
-        """
-        dims = {p.matrix.shape[1] for p in pieces if p.matrix is not None and p.error is None}
-        if len(dims) <= 1:
-            return dims.pop() if dims else self.dimension
-        if self.dimension not in dims:
-            raise ProviderResponseError(
-                f"model {self.settings.name!r}: bad response from {self.provider}: batches "
-                f"returned different dimensions {sorted(dims)}, none the configured "
-                f"{self.dimension}"
-            )
-        for p in pieces:
-            if p.matrix is not None and p.matrix.shape[1] != self.dimension:
-                stats.errors += 1
-                p.error = ProviderResponseError(
-                    f"model {self.settings.name!r}: bad response from {self.provider}: a batch "
-                    f"has dimension {p.matrix.shape[1]} while others have {self.dimension}"
-                )
-        return self.dimension
 
     def _raise_all_failed(self, errors: list[ProviderError]) -> None:
         if self._breaker.state != "closed":
