@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from monitor.clock import as_utc
 from monitor.errors import ConfigError
 
 __all__ = [
@@ -864,8 +865,6 @@ def parse_reference(text: str) -> tuple[str, Any]:
             b = datetime.fromisoformat(end.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expected ISO 8601 times in {text!r}") from None
-        from monitor.clock import as_utc
-
         if as_utc(b) <= as_utc(a):
             raise ValueError(f"the pinned range {text!r} ends before it starts")
         return "pinned", (as_utc(a), as_utc(b))
