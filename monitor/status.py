@@ -92,9 +92,21 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
     return list(versions.values())
 
 
+def _short(iso: str | None) -> str:
+    """An ISO timestamp to the second, for tables ('2026-03-02 12:00:00Z')."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def format_status(doc: dict[str, Any]) -> str:
-    """A terminal table of :func:`status_document`."""
-    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary':28} provider/model"]
+    """A terminal table of :func:`status_document` (times in UTC, to the second)."""
+    if not doc["model_versions"] and not doc["jobs"]:
+        return (
+            "no model versions yet: run 'driftmon run' or 'driftmon run-once cycle' "
+            "with this config"
+        )
+    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary (min cosine)':28} provider/model"]
     for mv in doc["model_versions"]:
         drift = mv["drift"]
         dv = drift["verdict"] if drift else "-"
@@ -123,9 +135,9 @@ def format_status(doc: dict[str, Any]) -> str:
     if not doc["alerts"]:
         lines.append("(no pending or firing alerts)")
     lines.append("")
-    lines.append(f"{'job':10} {'last':9} {'last success':33} {'failures':>8}")
+    lines.append(f"{'job':10} {'last':9} {'last success (UTC)':20} {'failures':>8}")
     for j in doc["jobs"]:
         lines.append(
-            f"{j['job']:10} {j['last_status']:9} {j['last_success'] or '-':33} {j['failures']:>8}"
+            f"{j['job']:10} {j['last_status']:9} {_short(j['last_success']):20} {j['failures']:>8}"
         )
     return "\n".join(lines)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from monitor.canaries import Item, Qrel, read_canary_set
 from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.errors import ProviderResponseError
+from monitor.inputs import Item, Qrel, read_canary_set
 from monitor.jobs.alerts import evaluate_alerts
 from monitor.jobs.context import (
     JobContext,
