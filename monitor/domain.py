@@ -31,6 +31,7 @@ class ModelVersionRef:
     model_id: str
     dimensions: int
     fingerprint: str | None = None
+    reported_identity: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class CanaryRunRecord:
     norm_ratio: float
     tolerance: float
     retrieval: dict[str, float] = field(default_factory=dict)
+    impact: str | None = None  # benign | breaking, for a changed verdict
+    identity: dict[str, str] = field(default_factory=dict)
+    identity_changed: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class ModelVersionInfo:
     model_id: str
     dimensions: int
     fingerprint: str
+    reported_identity: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

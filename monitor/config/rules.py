@@ -15,6 +15,8 @@ class RuleSettings:
     name: str = doc("alert name, as in alerts/ Prometheus rules")
     signal: Literal[
         "canary_changed",
+        "canary_benign_change",
+        "model_identity_changed",
         "canary_min_cosine",
         "drift",
         "drift_p_value",
@@ -55,6 +57,31 @@ def default_rules() -> list[RuleSettings]:
             description="Re-embedded canary set {canary_set} no longer matches its "
             "baseline: the provider changed the model behind the same name.",
             runbook_url=runbook + "embeddingsilentmodelchange",
+        ),
+        RuleSettings(
+            name="EmbeddingBenignModelChange",
+            signal="canary_benign_change",
+            op=">=",
+            threshold=1.0,
+            for_runs=1,
+            severity="info",
+            summary="Canary embeddings of {model} ({model_version}) changed without "
+            "affecting retrieval",
+            description="Canary set {canary_set} no longer matches its baseline, but its "
+            "top-10 results and retrieval measures held (e.g. quantised output).",
+            runbook_url=runbook + "embeddingbenignmodelchange",
+        ),
+        RuleSettings(
+            name="EmbeddingProviderIdentityChanged",
+            signal="model_identity_changed",
+            op=">=",
+            threshold=1.0,
+            for_runs=1,
+            severity="info",
+            summary="The endpoint of {model} ({model_version}) reports another model identity",
+            description="The model name, digest or sha the provider reports changed "
+            "since the previous canary run.",
+            runbook_url=runbook + "embeddingprovideridentitychanged",
         ),
         RuleSettings(
             name="EmbeddingQueryDrift",

@@ -13,7 +13,7 @@ import numpy as np
 from monitor import stats
 from monitor.config import ModelSettings, Rolling
 from monitor.jobs.alerts import evaluate_alerts
-from monitor.jobs.context import JobContext, Skip, embed_by_hash
+from monitor.jobs.context import DimensionChanged, JobContext, Skip, embed_by_hash
 from monitor.storage import canaries as canaries_store
 from monitor.storage import drift as drift_store
 from monitor.storage import samples as samples_store
@@ -69,9 +69,13 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         )
         log.warning("drift run for %s suspended: %s", model.name, reason)
         return {"verdict": "suspended", "reason": reason}
-    _, evicted = embed_missing(
-        ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)]
-    )
+    try:
+        _, evicted = embed_missing(
+            ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)]
+        )
+    except DimensionChanged as exc:  # nothing of the new dimension was stored
+        log.warning("drift run for %s suspended: %s", model.name, exc)
+        return {"verdict": "suspended", "reason": str(exc)}
     with ctx.db.read() as s:
         _, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
         _, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)

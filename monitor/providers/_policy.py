@@ -28,6 +28,8 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     retry_after_max: float = 60.0
+    #: wall-clock limit of one attempt (connect, headers and the whole body); 0 = none
+    deadline: float = 0.0
 
     @classmethod
     def from_settings(cls, s: ModelSettings) -> RetryPolicy:
@@ -36,6 +38,7 @@ class RetryPolicy:
             backoff_base=s.backoff_base.total_seconds(),
             backoff_max=s.backoff_max.total_seconds(),
             retry_after_max=s.retry_after_max.total_seconds(),
+            deadline=s.timeout.total_seconds(),
         )
 
     def retryable_status(self, status: int) -> bool:
