@@ -95,6 +95,21 @@ class DatabaseSettings:
 class ServerSettings:
     listen: str = _doc("host:port of /metrics, /healthz, /readyz", "127.0.0.1:9108")
     enabled: bool = _doc("serve HTTP at all while the daemon runs", True)
+    token_env: str = _doc(
+        "environment variable holding a bearer token required for /metrics, "
+        "/api/v1/status and /ui/ (empty: open; /healthz and /readyz stay open)",
+        "",
+    )
+    max_connections: int = _doc("open connections at most; more are answered 503", 100)
+    idle_timeout: Duration = _doc(
+        "a connection with no request in progress is closed after this", Duration("30s")
+    )
+    read_timeout: Duration = _doc(
+        "a request whose client sends nothing for this long is cut off (408)", Duration("10s")
+    )
+    request_deadline: Duration = _doc(
+        "each request's head and body must arrive within this (408)", Duration("30s")
+    )
 
 
 @dataclass(frozen=True)
@@ -287,6 +302,10 @@ class SamplingSettings:
     chunk_size: int = _doc("records read and committed per transaction (bounds memory)", 5000)
     max_future: Duration = _doc(
         "records timestamped further ahead than this are rejected", Duration("5m")
+    )
+    max_text_chars: int = _doc(
+        "query texts are cut to this many characters before redaction (counted as truncated)",
+        4096,
     )
 
 
@@ -728,6 +747,10 @@ def _check(s: Settings) -> None:
     host, _, port = s.server.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"server.listen: expected host:port, got {s.server.listen!r}")
+    if s.server.max_connections < 1:
+        raise ConfigError("server.max_connections: expected at least 1")
+    if s.sampling.max_text_chars < 1:
+        raise ConfigError("sampling.max_text_chars: expected at least 1")
 
 
 #: keys of [[sources]] that only one kind reads

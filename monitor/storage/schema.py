@@ -34,6 +34,7 @@ __all__ = [
     "CanarySet",
     "DriftMetric",
     "DriftRun",
+    "IngestRequest",
     "JobRun",
     "MigrateCheck",
     "ModelVersion",
@@ -227,6 +228,20 @@ class SourceCounter(Base):
     source: Mapped[str] = mapped_column(String(64))
     counter: Mapped[str] = mapped_column(String(64))
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IngestRequest(Base):
+    """The answer to an ingest request with an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "ingest_requests"
+    __table_args__ = (UniqueConstraint("source", "key"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SampleWindow(Base):

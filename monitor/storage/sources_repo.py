@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
 from monitor.storage.schema import (
+    IngestRequest,
     QueryEmbedding,
     QuerySample,
     SampleWindow,
@@ -35,6 +36,9 @@ __all__ = [
     "add_counts",
     "advance_window",
     "file_positions",
+    "find_ingest_answer",
+    "prune_ingest_answers",
+    "save_ingest_answer",
     "get_watermark",
     "open_windows",
     "replace_file_positions",
@@ -280,3 +284,35 @@ def save_vectors(session: Session, rows: Iterable[tuple[int, int, np.ndarray]]) 
     if values:
         session.execute(insert(_table(QueryEmbedding)), values)
     return len(values)
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+def find_ingest_answer(
+    session: Session, source: str, key: str
+) -> tuple[int, dict[str, Any]] | None:
+    """(status, answer) of the request stored under ``key``, if any."""
+    row = session.execute(
+        select(IngestRequest.status, IngestRequest.answer).where(
+            IngestRequest.source == source, IngestRequest.key == key
+        )
+    ).first()
+    return (int(row[0]), dict(row[1])) if row is not None else None
+
+
+def save_ingest_answer(
+    session: Session, source: str, key: str, status: int, answer: dict[str, Any], now: datetime
+) -> bool:
+    """Keep the answer under ``key``; False when another request holds the key already."""
+    done = session.execute(
+        _upsert(session, _table(IngestRequest)).on_conflict_do_nothing(),
+        [{"source": source, "key": key, "created_at": now, "status": status, "answer": answer}],
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_ingest_answers(session: Session, before: datetime) -> int:
+    """Forget keys stored before ``before``; returns how many."""
+    done = session.execute(delete(IngestRequest).where(IngestRequest.created_at < before))
+    return int(done.rowcount)  # type: ignore[attr-defined]
