@@ -10,8 +10,8 @@ not give by itself:
   timeout (no byte for a while inside a request) and a total deadline for
   reading each request, headers and body (a client trickling one byte a second
   is cut off with 408), enforced by one watchdog timer per server;
-- a route's ``guard`` (the token check) runs on the headers before any body
-  byte is read; ``Content-Length`` is required for a body (400 when missing,
+- a route's ``guard`` (the token check; cheap, no I/O: it runs on the event
+  loop) runs on the headers before any body byte is read; ``Content-Length`` is required for a body (400 when missing,
   negative or malformed: h11 refuses the last two itself), chunked bodies get
   411, and a length over the cap gets 413 before the body is read. The unread
   body is then drained (discarded, a bounded amount) so the client sees the
@@ -152,7 +152,7 @@ def _endpoint(path: str, route: Route) -> Callable[[_StarletteRequest], Any]:
             b"",
         )
         try:
-            cap = await run_in_threadpool(_body_cap, route, head)
+            cap = _body_cap(route, head)  # cheap (no I/O): slow clients hold no thread
             if isinstance(cap, Response):
                 return _to_starlette(cap)
             body = await _read_body(req, cap)
@@ -222,9 +222,29 @@ class _Protocol(H11Protocol):
         elif self.phase == "draining" and self.conn.their_state is h11.IDLE:
             self.phase, self.since = "idle", now
 
+    def eof_received(self) -> bool | None:
+        """A half-close: answer what was asked in full, refuse what was cut short."""
+        if self.phase in ("refused", "idle", "draining"):
+            return None  # nothing in progress: close
+        if self.phase == "handling":
+            self.phase = "closing"  # the answer is written, then the connection closed
+            return True
+        if self.conn.their_state is h11.SEND_BODY:
+            try:
+                self.conn.receive_data(b"")  # h11 refuses the short body: 400 from uvicorn
+                self.handle_events()
+            except Exception:
+                self._abort(400, "Bad Request")
+        else:
+            self._abort(400, "Bad Request")
+        return None
+
     def on_response_complete(self) -> None:
         body_unread = self.conn.their_state is h11.SEND_BODY
+        closing = self.phase == "closing"
         super().on_response_complete()
+        if closing:
+            self.transport.close()
         self.phase = "draining" if body_unread else "idle"
         self.since, self.drained = time.monotonic(), 0
 
