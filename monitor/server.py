@@ -11,11 +11,13 @@ not give by itself:
   reading each request, headers and body (a client trickling one byte a second
   is cut off with 408), enforced by one watchdog timer per server;
 - a route's ``guard`` (the token check; cheap, no I/O: it runs on the event
-  loop) runs on the headers before any body byte is read; ``Content-Length`` is required for a body (400 when missing,
-  negative or malformed: h11 refuses the last two itself), chunked bodies get
-  411, and a length over the cap gets 413 before the body is read. The unread
-  body is then drained (discarded, a bounded amount) so the client sees the
-  answer instead of a reset.
+  loop) sees the headers before any body byte is read. ``Content-Length`` is
+  required for a body (400 when missing, negative or malformed: h11 refuses
+  the last two itself), chunked bodies get 411, and a length over the cap
+  gets 413 before the body is read. The unread body is then drained
+  (discarded, a bounded amount) so the client sees the answer, not a reset;
+- a half-closed request is answered when complete and refused (400) when
+  its body was cut short.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_slow_idle_and_silent_clients_are_cut_off(tmp_path: Path) -> None:
     with running_daemon(tmp_path, f"sqlite:///{tmp_path / 'd.db'}") as daemon:
         threads_before = _threads(daemon)
         socks: list[tuple[str, socket.socket]] = []
-        for i in range(20):
+        for _ in range(20):
             trickle = socket.create_connection(daemon.address)
             trickle.sendall(b"POST /v1/queries HTTP/1.1\r\nHost: x\r\n")
             socks.append(("trickle", trickle))
