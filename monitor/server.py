@@ -224,7 +224,7 @@ class _Protocol(H11Protocol):
         elif self.phase == "draining" and self.conn.their_state is h11.IDLE:
             self.phase, self.since = "idle", now
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> bool | None:  # type: ignore[override]
         """A half-close: answer what was asked in full, refuse what was cut short."""
         if self.phase in ("refused", "idle", "draining"):
             return None  # nothing in progress: close
