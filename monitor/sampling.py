@@ -324,7 +324,9 @@ def _plan(
     keys: dict[tuple[datetime, str], list[_Item]] = {}
     for item, stratum in zip(items, _strata(ctx, cfg, items), strict=True):
         keys.setdefault((item.window, stratum), []).append(item)
-    states = srepo.open_windows(s, cfg.name, keys)  # a write first: SQLite takes its lock now
+    # a write first: SQLite takes its lock now; PostgreSQL locks the rows in id order
+    # when planning and writing share one transaction
+    states = srepo.open_windows(s, cfg.name, keys, lock=sampling.store_text)
     mv_ids: dict[str, int] = {}
     if not sampling.store_text or any(it.vectors for it in items):
         now = ctx.clock.now()

@@ -179,9 +179,14 @@ def add_counts(session: Session, source: str, counts: dict[str, int]) -> None:
 
 
 def open_windows(
-    session: Session, source: str, keys: Iterable[tuple[datetime, str]]
+    session: Session, source: str, keys: Iterable[tuple[datetime, str]], *, lock: bool = False
 ) -> dict[tuple[datetime, str], WindowState]:
-    """The reservoir state of each (window start, stratum), created empty where missing."""
+    """The reservoir state of each (window start, stratum), created empty where missing.
+
+    With ``lock`` the rows are locked (``FOR UPDATE`` on PostgreSQL) in id order,
+    one order for every writer: concurrent writers of the same windows queue up
+    instead of deadlocking or losing their compare-and-set.
+    """
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -209,6 +214,16 @@ def open_windows(
         ).all()
         for wid, ws, stratum, seen, kept in rows:
             out[(as_utc(ws), stratum)] = WindowState(int(wid), int(seen), int(kept))
+    if lock and out:
+        by_id = {st.id: key for key, st in out.items()}
+        locked = session.execute(
+            select(SampleWindow.id, SampleWindow.seen, SampleWindow.kept)
+            .where(SampleWindow.id.in_(sorted(by_id)))
+            .order_by(SampleWindow.id)
+            .with_for_update()
+        ).all()
+        for wid, seen, kept in locked:  # the state as of the lock, not of the first read
+            out[by_id[int(wid)]] = WindowState(int(wid), int(seen), int(kept))
     return out
 
 

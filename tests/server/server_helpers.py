@@ -72,7 +72,7 @@ class Daemon:
             )
         wait_for(
             lambda: httpx.get(self.url + "/healthz", timeout=2).status_code == 200,
-            60,
+            180,  # a loaded 2-core CI machine starts the daemon slowly
             "the daemon's /healthz",
         )
 
