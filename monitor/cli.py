@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor import __version__
-from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
+from monitor.config import (
+    Settings,
+    config_path_from_env,
+    current_user,
+    describe_settings,
+    load_settings,
+    settings_to_dict,
+)
 from monitor.errors import ConfigError, MonitorError
+from monitor.jobs.registry import JOB_NAMES
 
 __all__ = ["main"]
 
@@ -65,7 +72,7 @@ def _setup_logging(level: str, fmt: str) -> None:
 def _config_path(args: argparse.Namespace) -> str | None:
     path: str | None = getattr(args, "config", None)
     if path is None:
-        env = os.environ.get("DRIFTMON_CONFIG")
+        env = config_path_from_env()
         if env:
             path = env
         elif Path("driftmon.toml").is_file():
@@ -90,11 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.app import load_snapshot
     from monitor.clock import SystemClock
     from monitor.status import format_status, status_document
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
+    from monitor.storage.snapshot import load_snapshot
 
     settings = _settings(args)
     db = Database(settings.database.url)
@@ -108,8 +115,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.app import CYCLE
-    from monitor.jobs import JobContext, run_job
+    from monitor.jobs.context import JobContext, default_replica
+    from monitor.jobs.runner import run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -119,11 +126,11 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         settings.model(args.model)
     db = Database(settings.database.url)
     check_revision(db)
-    ctx = JobContext(settings=settings, db=db)
-    if settings.agent.replica_id:
-        ctx.replica = settings.agent.replica_id
+    ctx = JobContext(
+        settings=settings, db=db, replica=settings.agent.replica_id or default_replica()
+    )
     try:
-        names = CYCLE if args.job == "cycle" else (args.job,)
+        names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]
     finally:
         ctx.close()
@@ -173,7 +180,7 @@ def cmd_config_reference(_args: argparse.Namespace) -> int:
 def cmd_canary(args: argparse.Namespace) -> int:
     from monitor.canaries import read_canary_set
     from monitor.clock import SystemClock
-    from monitor.storage import repository as repo
+    from monitor.storage import canaries as canaries_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -186,7 +193,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
             for cset in settings.canary_sets:
                 items, qrels = read_canary_set(cset.path, cset.qrels)
                 with db.transaction() as s:
-                    set_id, created = repo.import_canary_set(
+                    set_id, created = canaries_store.import_canary_set(
                         s, cset.name, cset.path, items, qrels, now
                     )
                 state = "imported as a new version" if created else "unchanged"
@@ -203,16 +210,16 @@ def cmd_canary(args: argparse.Namespace) -> int:
                     raise ConfigError(f"no canary set named {args.name!r} in [[canary_sets]]")
                 names = [args.name]
             with db.read() as s:
-                runs = repo.latest_canary_runs(s)
+                runs = canaries_store.latest_canary_runs(s)
                 for name in names:
-                    set_id = repo.latest_canary_set(s, name)
-                    if set_id is None:
+                    latest = canaries_store.latest_canary_set(s, name)
+                    if latest is None:
                         print(f"{name}: not imported yet")
                         continue
-                    items = repo.canary_items(s, set_id)
-                    kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
+                    records = canaries_store.canary_items(s, latest)
+                    kinds = {k: sum(r.kind == k for r in records) for k in ("query", "document")}
                     print(
-                        f"{name}: version id {set_id}, {kinds['query']} queries, "
+                        f"{name}: version id {latest}, {kinds['query']} queries, "
                         f"{kinds['document']} documents"
                     )
                     if args.canary_command == "show":
@@ -233,8 +240,8 @@ def cmd_canary(args: argparse.Namespace) -> int:
 
 
 def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
-    from monitor.canary_runs import rebaseline
-    from monitor.jobs import JobContext
+    from monitor.jobs.canary import rebaseline
+    from monitor.jobs.context import JobContext
 
     ctx = JobContext(settings=settings, db=db)
     try:
@@ -243,7 +250,7 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
             args.model,
             args.set,
             reason=args.reason,
-            by=args.by or os.environ.get("USER") or "cli",
+            by=args.by or current_user() or "cli",
         )
     finally:
         ctx.close()
@@ -255,8 +262,8 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_check(args: argparse.Namespace) -> int:
-    from monitor.canary_runs import format_migrate_check, migrate_check
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.migration import format_migrate_check, migrate_check
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -279,7 +286,7 @@ def cmd_migrate_check(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import parse_duration
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as alerts_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -288,13 +295,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return _alerts_test(settings, args.sink)
     db = Database(settings.database.url)
     now = SystemClock().now()
-    who = getattr(args, "by", None) or os.environ.get("USER") or "cli"
+    who = getattr(args, "by", None) or current_user() or "cli"
     try:
         check_revision(db)
         if args.alerts_command == "list":
             with db.read() as s:
-                rows = ops.recent_alerts(s, args.limit)
-                silences = ops.active_silences(s, now)
+                rows = alerts_store.recent_alerts(s, args.limit)
+                silences = alerts_store.active_silences(s, now)
             print(
                 f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
                 f"{'since':26} summary"
@@ -306,9 +313,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     f"{a.started_at.isoformat():26} {a.summary}{ack}"
                 )
             for x in silences:
-                matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
+                shown = ",".join(f"{k}={v}" for k, v in x.matchers.items())
                 print(
-                    f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
+                    f"silence {x.id}: {shown} until {x.ends_at.isoformat()} by "
                     f"{x.created_by}: {x.comment}"
                 )
         elif args.alerts_command == "silence":
@@ -318,19 +325,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--for: {exc}") from None
             with db.transaction() as s:
-                sid = ops.add_silence(s, matchers, now, ends, who, args.comment)
+                sid = alerts_store.add_silence(s, matchers, now, ends, who, args.comment)
             print(f"silence {sid} until {ends.isoformat()}")
         elif args.alerts_command == "unsilence":
             with db.transaction() as s:
-                if not ops.expire_silence(s, args.id, now):
+                if not alerts_store.expire_silence(s, args.id, now):
                     raise ConfigError(f"no active silence with id {args.id}")
             print(f"silence {args.id} expired")
         else:  # ack
             with db.transaction() as s:
-                alert = ops.find_alert(s, args.alert)
+                alert = alerts_store.find_alert(s, args.alert)
                 if alert is None:
                     raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
-                ops.acknowledge(s, alert.id, who, now)
+                alerts_store.acknowledge(s, alert.id, who, now)
             print(
                 f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
                 "until it resolves"
@@ -348,8 +355,8 @@ def _matcher(text: str) -> tuple[str, str]:
 
 
 def _alerts_test(settings: Settings, sink: str) -> int:
-    from monitor.delivery import send_test
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.deliver import send_test
     from monitor.storage.engine import Database
 
     db = Database(settings.database.url)
@@ -418,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "job",
-        choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
+        choices=[*JOB_NAMES, "cycle"],
         help="the job ('cycle' runs all in order)",
     )
     p.add_argument("--model", help="only this model (canary and drift jobs)")

@@ -1,7 +1,7 @@
 """HTTP ingest bodies: a JSON array or NDJSON of records, checked before anything is stored.
 
 Pure parsing and authentication; the handler that stores what this returns is
-``monitor.ingest``. A body the source cannot read at all raises
+``monitor.jobs.ingest``. A body the source cannot read at all raises
 :class:`BodyError` with the HTTP status to answer; a single bad record is only
 counted (``rejected_<reason>``) and reported back by index.
 """

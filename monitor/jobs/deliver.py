@@ -5,18 +5,16 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.alerting.formats import render
-from monitor.alerting.webhook import WebhookSender
+from monitor.alerting.payload import test_payload
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
-from monitor.storage import operations as ops
+from monitor.jobs.context import JobContext
+from monitor.storage import alerts as alerts_store
 
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
-
-__all__ = ["backoff", "deliver_due", "send_test"]
+__all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
 
 BASE_DELAY = 10.0
 MAX_DELAY = 3600.0
@@ -24,12 +22,12 @@ MAX_DELAY = 3600.0
 
 def backoff(attempt: int, rng: random.Random) -> float:
     """Seconds before retry ``attempt`` (1-based): exponential with full jitter."""
-    cap = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
+    cap = min(MAX_DELAY, BASE_DELAY * 2.0 ** (attempt - 1))
     return cap / 2 + rng.random() * cap / 2
 
 
 def _request(
-    sink: SinkSettings, payload: dict[str, Any], environ: Mapping[str, str] | None
+    sink: SinkSettings, payload: Mapping[str, Any], environ: Mapping[str, str] | None
 ) -> tuple[str, Any, str | None]:
     """(URL, body in the sink's format, signing secret) for one delivery."""
     where = f"alerts.sinks.{sink.name}"
@@ -50,8 +48,6 @@ def _request(
 
 def send_test(ctx: JobContext, sink_name: str) -> int:
     """Send a clearly marked test notification to one sink now; returns the HTTP status."""
-    from monitor.signals import PAYLOAD_VERSION
-
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
     if sink_name not in sinks:
         raise ConfigError(
@@ -60,29 +56,7 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
         )
     sink = sinks[sink_name]
     now = ctx.clock.now()
-    payload = {
-        "version": PAYLOAD_VERSION,
-        "event": "test",
-        "sent_by": "driftmon",
-        "test": True,
-        "sent_at": now.isoformat(),
-        "alert": {
-            "name": "DriftmonTestNotification",
-            "fingerprint": "test",
-            "status": "firing",
-            "severity": "info",
-            "labels": {"alertname": "DriftmonTestNotification", "severity": "info", "test": "true"},
-            "summary": "TEST notification from driftmon: delivery to this sink works",
-            "description": "Sent by 'driftmon alerts test'; no action needed.",
-            "value": None,
-            "examples": [],
-            "starts_at": now.isoformat(),
-            "ends_at": (now + timedelta(minutes=5)).isoformat(),
-            "runbook_url": "",
-        },
-    }
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
+    payload = test_payload(now)
     url, body, secret = _request(sink, payload, ctx.environ)
     return ctx.sender.send(
         url,
@@ -97,12 +71,10 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
     """Send every due delivery once; each outcome is committed on its own."""
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     now = ctx.clock.now()
     rng = random.Random()
     with ctx.db.read() as s:
-        due = ops.due_deliveries(s, now)
+        due = alerts_store.due_deliveries(s, now)
     sent = failed = dead = 0
     for d in due:
         sink = sinks.get(d.sink)
@@ -135,10 +107,14 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 ):
                     is_dead = True
         with ctx.db.transaction() as s:
-            ops.mark_delivery(
+            alerts_store.mark_delivery(
                 s, d.id, now, ok=ok, status=status, error=error, retry_in=retry_in, dead=is_dead
             )
         sent += ok
         dead += is_dead
         failed += not ok
     return sent, {"sent": sent, "failed": failed, "dead": dead}
+
+
+def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    return deliver_due(ctx)

@@ -20,19 +20,16 @@ import json
 import logging
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.orm import Session
+from typing import Any
 
 from monitor.config import SourceSettings, resolve_secret
 from monitor.errors import ConfigError, MonitorError
-from monitor.sampling import StoreResult, store_records
+from monitor.jobs.context import ContextSwitch, JobContext
+from monitor.jobs.reservoir import StoreResult, store_records
 from monitor.server import Request, Response, Route
 from monitor.sources.http import MAX_ERRORS, BodyError, bearer_source, media_type, parse_body
-from monitor.storage import sources_repo as srepo
-
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
+from monitor.storage import samples as srepo
+from monitor.storage.engine import Session
 
 __all__ = ["KEY_TTL", "ingest_route"]
 
@@ -71,7 +68,7 @@ def _accepted(name: str, stored: StoreResult, errors: list[dict[str, Any]]) -> d
 
 
 class _Ingest:
-    """The guard and the handler of the route; both read the settings at each request."""
+    """The guard and the handler of one request, on one settings snapshot (reloads)."""
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
@@ -180,7 +177,14 @@ class _Ingest:
         return _answer(status, doc, {"Idempotent-Replayed": "true"})
 
 
-def ingest_route(ctx: JobContext) -> Route:
-    """The route of ``POST /v1/queries``."""
-    ingest = _Ingest(ctx)
-    return Route(ingest.handle, ("POST",), ingest.guard)
+def ingest_route(live: ContextSwitch) -> Route:
+    """The route of ``POST /v1/queries``; each request uses the current settings."""
+
+    def guard(head: Request) -> Response | int:
+        return _Ingest(live.current).guard(head)
+
+    def handle(req: Request) -> Response:
+        with live.use() as ctx:
+            return _Ingest(ctx).handle(req)
+
+    return Route(handle, ("POST",), guard)

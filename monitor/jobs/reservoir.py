@@ -1,4 +1,4 @@
-"""The sampling job, and the reservoir write that every source shares (files, SQL, ingest).
+"""The reservoir write that every source shares (files, SQL, ingest).
 
 One call of :func:`store_records` is one transaction: the reservoir changes, the
 vectors, the counters and the source's new position (file offsets, SQL
@@ -17,17 +17,15 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
-from monitor.config import SourceSettings, parse_duration, resolve_secret
-from monitor.errors import InputError, MonitorError
+from monitor.config import SourceSettings, parse_duration
+from monitor.errors import MonitorError
+from monitor.jobs.context import JobContext, embed_by_hash
 from monitor.sources import (
     OTHER_STRATUM,
     Counts,
-    JsonlSource,
     SourceRecord,
     capped_reservoir_slots,
     compile_patterns,
@@ -37,19 +35,15 @@ from monitor.sources import (
     text_hash,
     window_start,
 )
-from monitor.sources.sql import SqlSource, decode_watermark, encode_watermark
-from monitor.storage import repository as repo
-from monitor.storage import sources_repo as srepo
+from monitor.storage import samples as samples_store
+from monitor.storage import versions as versions_store
+from monitor.storage.engine import Session
 
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
-
-__all__ = ["StoreResult", "sample_sources", "store_records"]
+__all__ = ["StoreResult", "store_records"]
 
 log = logging.getLogger("driftmon.sampling")
 
 _ATTEMPTS = 8
-_EMBED_BATCH = 512
 
 
 class _Conflict(Exception):
@@ -60,95 +54,6 @@ class _Conflict(Exception):
 class StoreResult:
     counts: Counts  # everything counted, as stored in source_counters
     rejected: dict[int, str] = field(default_factory=dict)  # record index -> reason
-
-
-# --------------------------------------------------------------------------- the job
-
-
-def sample_sources(ctx: JobContext) -> tuple[int, dict[str, Any]]:
-    """Read new records from every file and SQL source into the per-window reservoirs.
-
-    HTTP sources are pushed to ``POST /v1/queries`` and have nothing to read here.
-    One failing source does not stop the others; the run still fails, naming it.
-    """
-    total = 0
-    details: dict[str, Any] = {}
-    problems: list[str] = []
-    for cfg in ctx.settings.sources:
-        try:
-            if cfg.kind == "jsonl":
-                n, counts = _sample_files(ctx, cfg)
-            elif cfg.kind == "sql":
-                n, counts = _sample_sql(ctx, cfg)
-            else:
-                continue
-        except MonitorError as exc:
-            problems.append(str(exc))
-            continue
-        total += n
-        details[cfg.name] = dict(counts)
-    if problems:
-        raise InputError("; ".join(problems))
-    return total, details
-
-
-def _sample_files(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
-    with ctx.db.read() as s:
-        positions, fingerprints = srepo.file_positions(s, cfg.name)
-    source = JsonlSource(cfg, ctx.clock)
-    if not source.files() and not positions:
-        raise InputError(f"source {cfg.name!r}: no file matches {cfg.path}")
-    total, n = Counts(), 0
-    for batch in source.chunks(positions, fingerprints, ctx.settings.sampling.chunk_size):
-
-        def save(
-            s: Session,
-            pos: dict[str, tuple[int, int]] = batch.positions,
-            fps: dict[str, str] = batch.fingerprints,
-        ) -> None:
-            srepo.replace_file_positions(s, cfg.name, pos, fps, ctx.clock.now())
-
-        total.merge(store_records(ctx, cfg, batch.records, batch.counts, after=save).counts)
-        n += len(batch.records)
-    return n, total
-
-
-def _sample_sql(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
-    url = cfg.url or resolve_secret(cfg.url_env, f"sources.{cfg.name}.url_env", ctx.environ)
-    source = SqlSource(cfg, ctx.clock, url)
-    total, n = Counts(), 0
-    try:
-        with ctx.db.read() as s:
-            stored = srepo.get_watermark(s, cfg.name)
-        mark = decode_watermark(stored) if stored is not None else source.initial_watermark()
-        while True:
-            batch = source.read(mark, ctx.settings.sampling.chunk_size)
-            try:
-                value = encode_watermark(batch.watermark)
-            except TypeError as exc:
-                raise InputError(
-                    f"source {cfg.name!r}: column {cfg.watermark_field!r} cannot "
-                    f"be a watermark ({exc})"
-                ) from None
-
-            def save(s: Session, value: str = value) -> None:
-                srepo.set_watermark(s, cfg.name, value, ctx.clock.now())
-
-            moved = batch.watermark != mark
-            total.merge(
-                store_records(
-                    ctx, cfg, batch.records, batch.counts, after=save if moved else None
-                ).counts
-            )
-            n += len(batch.records)
-            mark = batch.watermark
-            if not (batch.more and moved):
-                return n, total
-    finally:
-        source.close()
-
-
-# --------------------------------------------------------------------------- the reservoir
 
 
 def store_records(
@@ -287,7 +192,7 @@ def _mask(text: str, extra: tuple[re.Pattern[str], ...]) -> str:
 
 @dataclass
 class _Group:
-    state: srepo.WindowState
+    state: samples_store.WindowState
     window: datetime
     seen: int
     kept: int
@@ -326,12 +231,12 @@ def _plan(
         keys.setdefault((item.window, stratum), []).append(item)
     # a write first: SQLite takes its lock now; PostgreSQL locks the rows in id order
     # when planning and writing share one transaction
-    states = srepo.open_windows(s, cfg.name, keys, lock=sampling.store_text)
+    states = samples_store.open_windows(s, cfg.name, keys, lock=sampling.store_text)
     mv_ids: dict[str, int] = {}
     if not sampling.store_text or any(it.vectors for it in items):
         now = ctx.clock.now()
         mv_ids = {
-            m.name: repo.ensure_model_version(s, m.name, dataclasses.asdict(m), now).id
+            m.name: versions_store.ensure_model_version(s, m.name, dataclasses.asdict(m), now).id
             for m in ctx.models()
         }
     cap = cfg.max_per_stratum if cfg.stratify_by else sampling.max_per_window
@@ -345,7 +250,7 @@ def _plan(
                 state.kept,
                 cap,
                 [it.text_hash for it in members],
-                srepo.slot_hashes(s, state.id),
+                samples_store.slot_hashes(s, state.id),
                 cfg.max_identical,
                 rng,
             )
@@ -374,7 +279,7 @@ def _strata(ctx: JobContext, cfg: SourceSettings, items: list[_Item]) -> list[st
     if not cfg.stratify_by:
         return ["" for _ in items]
     with ctx.db.read() as s:
-        known = srepo.strata(s, cfg.name, sorted({it.window for it in items}))
+        known = samples_store.strata(s, cfg.name, sorted({it.window for it in items}))
     out = []
     for it in items:
         have = known.setdefault(it.window, set())
@@ -397,16 +302,16 @@ def _write(
     after: Callable[[Session], None] | None,
 ) -> None:
     keep_text = ctx.settings.sampling.store_text
-    rows: list[srepo.SampleRow] = []
+    rows: list[samples_store.SampleRow] = []
     # one fixed lock order (window id) for every writer: concurrent requests
     # touching the same windows queue up instead of deadlocking
     for g in sorted(groups, key=lambda g: g.state.id):
-        if g.seen != g.state.seen and not srepo.advance_window(
+        if g.seen != g.state.seen and not samples_store.advance_window(
             s, g.state.id, g.state.seen, g.seen, g.kept
         ):
             raise _Conflict
         rows.extend(
-            srepo.SampleRow(
+            samples_store.SampleRow(
                 window_id=g.state.id,
                 source=cfg.name,
                 window_start=g.window,
@@ -418,8 +323,8 @@ def _write(
             )
             for slot, it in sorted(g.winners.items())
         )
-    ids = srepo.write_samples(s, rows)
-    srepo.save_vectors(
+    ids = samples_store.write_samples(s, rows)
+    samples_store.save_vectors(
         s,
         (
             (ids[key], mv, vec)
@@ -427,7 +332,7 @@ def _write(
             for mv, vec in per_model.items()
         ),
     )
-    srepo.add_counts(s, cfg.name, result.counts)
+    samples_store.add_counts(s, cfg.name, result.counts)
     if after is not None:
         after(s)
 
@@ -452,20 +357,13 @@ def _vectors(
             continue
         mv = mv_ids[m.name]
         known: dict[str, np.ndarray] = {}
-        missing = sorted({it.text_hash for it in todo.values() if m.name not in it.vectors})
-        if need_all and missing:
-            with ctx.db.read() as s:
-                known = repo.embeddings_by_hash(s, mv, missing)
+        if need_all:
             texts: dict[str, str] = {}
             for it in todo.values():
-                if m.name not in it.vectors and it.text_hash not in known:
+                if m.name not in it.vectors:
                     texts.setdefault(it.text_hash, it.text)
-            pending = list(texts.items())
-            for start in range(0, len(pending), _EMBED_BATCH):
-                chunk = pending[start : start + _EMBED_BATCH]
-                embedded = ctx.embed(m, [t for _, t in chunk], "query")
-                for i in embedded.ok_indices:
-                    known[chunk[int(i)][0]] = embedded.vectors[int(i)]
+            if texts:
+                known = embed_by_hash(ctx, m, mv, texts)
         for key, it in todo.items():
             vec = it.vectors.get(m.name)
             if vec is None:
