@@ -340,9 +340,9 @@ class HttpServer:
             for conn in list(self._server.server_state.connections):
                 if isinstance(conn, _Protocol):
                     conn.expire(now)
-            loop.call_later(0.25, watchdog)
+            loop.call_later(0.5, watchdog)
 
-        loop.call_later(0.25, watchdog)
+        loop.call_later(0.5, watchdog)
         await self._server.serve(sockets=[self._sock])
 
     def start(self) -> None:
