@@ -242,7 +242,7 @@ def run_demo(
         "survived."
     )
     print("\n" + format_migrate_check(migrate_check(agent.ctx, "demo", "candidate", "core")))
-    body = agent.routes()["/metrics"](Request("GET", "/metrics", "", {}, b"")).body.decode()
+    body = agent.routes()["/metrics"].handler(Request("GET", "/metrics", "", {}, b"")).body.decode()
     shown = [
         ln
         for ln in body.splitlines()

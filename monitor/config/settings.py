@@ -46,6 +46,23 @@ class DatabaseSettings:
 class ServerSettings:
     listen: str = doc("host:port of /metrics, /healthz, /readyz", "127.0.0.1:9108")
     enabled: bool = doc("serve HTTP at all while the daemon runs", True)
+    token_env: str = doc(
+        "environment variable holding a bearer token required for /metrics, "
+        "/api/v1/status and /ui/ (empty: open; /healthz and /readyz stay open)",
+        "",
+    )
+    max_connections: int = doc(
+        "open connections at most; more are answered 503", 100, lo=1, hi=100_000
+    )
+    idle_timeout: Duration = doc(
+        "a connection with no request in progress is closed after this", _d("30s")
+    )
+    read_timeout: Duration = doc(
+        "a request whose client sends nothing for this long is cut off (408)", _d("10s")
+    )
+    request_deadline: Duration = doc(
+        "each request's head and body must arrive within this (408)", _d("30s")
+    )
 
 
 @dataclass(frozen=True)
@@ -257,6 +274,12 @@ class SamplingSettings:
     )
     max_future: Duration = doc(
         "records timestamped further ahead than this are rejected", _d("5m"), zero_ok=True
+    )
+    max_text_chars: int = doc(
+        "query texts are cut to this many characters before redaction (counted as truncated)",
+        4096,
+        lo=1,
+        hi=1_000_000,
     )
 
 

@@ -17,10 +17,10 @@ from monitor.config import SourceSettings
 __all__ = [
     "Counts",
     "SourceRecord",
+    "clean_text",
     "decode_embedding",
     "parse_time",
     "record_from_fields",
-    "storable_text",
 ]
 
 #: longest metadata value kept (a stratum label, a tenant id), in characters
@@ -57,21 +57,6 @@ class SourceRecord:
     model: str | None = None
 
 
-def storable_text(text: str) -> bool:
-    """True when ``text`` can be stored alike on SQLite and PostgreSQL.
-
-    A NUL character (PostgreSQL refuses it in text) or an unpaired surrogate
-    (not encodable as UTF-8) makes a record a rejection on every database.
-    """
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def parse_time(value: object) -> datetime | None:
     """An aware UTC time from ISO 8601 text, epoch seconds or a driver's datetime.
 
@@ -94,19 +79,34 @@ def _parse_time(value: object) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00
+            return None
     return None
+
+
+def clean_text(value: str) -> str | None:
+    """``value`` without NUL characters (PostgreSQL cannot store them), or None when it
+    holds a lone surrogate (not encodable: it cannot be hashed, stored or embedded)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 def _meta_value(value: object) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
-    try:
-        text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
-    except ValueError:  # an int too long to print
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**MAX_META_CHARS:
         return None
+    text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
     return text[:MAX_META_CHARS] if text else None
 
 
@@ -125,7 +125,7 @@ def decode_embedding(value: object) -> np.ndarray | None:
             return None
         try:
             vec = np.asarray(value, dtype=np.float32)
-        except (OverflowError, ValueError):  # an int beyond any float
+        except (OverflowError, ValueError):  # an integer of hundreds of digits
             return None
     else:
         return None
@@ -136,17 +136,21 @@ def record_from_fields(get: Any, settings: SourceSettings, clock: Clock) -> Sour
     """Map one row or object through the source's field names.
 
     ``get(name)`` returns the field's value or None. Returns the record, or the
-    rejection reason (``missing_text``, ``bad_text``, ``bad_time``,
+    rejection reason (``missing_text``, ``bad_text``, ``missing_time``, ``bad_time``,
     ``bad_metadata``, ``bad_embedding``).
     """
     text = get(settings.text_field)
     if not isinstance(text, str) or not text.strip():
         return "missing_text"
-    if not storable_text(text):
+    cleaned = clean_text(text)
+    if cleaned is None:
         return "bad_text"
     when: datetime | None
     if settings.time_field:
-        when = parse_time(get(settings.time_field))
+        raw_time = get(settings.time_field)
+        if raw_time is None:
+            return "missing_time"
+        when = parse_time(raw_time)
         if when is None:
             return "bad_time"
     else:
@@ -154,9 +158,11 @@ def record_from_fields(get: Any, settings: SourceSettings, clock: Clock) -> Sour
     meta: dict[str, str] = {}
     for name in (*settings.metadata_fields, settings.stratify_by):
         if name and name not in meta and (value := _meta_value(get(name))) is not None:
-            if not storable_text(value):
+            kept = clean_text(value)
+            if kept is None:
                 return "bad_metadata"
-            meta[name] = value
+            meta[name] = kept
+    text = cleaned
     if settings.kind != "http":
         return SourceRecord(text=text, event_time=when, meta=meta)
     raw_vec, model = get("embedding"), get("model")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
 from monitor.storage.schema import (
+    IngestRequest,
     QueryEmbedding,
     QuerySample,
     SampleWindow,
@@ -39,6 +40,9 @@ __all__ = [
     "drop_query_embeddings",
     "embeddings_by_hash",
     "file_positions",
+    "find_ingest_answer",
+    "prune_ingest_answers",
+    "save_ingest_answer",
     "get_watermark",
     "latest_window_start",
     "open_windows",
@@ -183,9 +187,14 @@ def add_counts(session: Session, source: str, counts: dict[str, int]) -> None:
 
 
 def open_windows(
-    session: Session, source: str, keys: Iterable[tuple[datetime, str]]
+    session: Session, source: str, keys: Iterable[tuple[datetime, str]], *, lock: bool = False
 ) -> dict[tuple[datetime, str], WindowState]:
-    """The reservoir state of each (window start, stratum), created empty where missing."""
+    """The reservoir state of each (window start, stratum), created empty where missing.
+
+    With ``lock`` the rows are locked (``FOR UPDATE`` on PostgreSQL) in id order,
+    one order for every writer: concurrent writers of the same windows queue up
+    instead of deadlocking or losing their compare-and-set.
+    """
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -213,6 +222,16 @@ def open_windows(
         ).all()
         for wid, ws, stratum, seen, kept in rows:
             out[(as_utc(ws), stratum)] = WindowState(int(wid), int(seen), int(kept))
+    if lock and out:
+        by_id = {st.id: key for key, st in out.items()}
+        locked = session.execute(
+            select(SampleWindow.id, SampleWindow.seen, SampleWindow.kept)
+            .where(SampleWindow.id.in_(sorted(by_id)))
+            .order_by(SampleWindow.id)
+            .with_for_update()
+        ).all()
+        for wid, seen, kept in locked:  # the state as of the lock, not of the first read
+            out[by_id[int(wid)]] = WindowState(int(wid), int(seen), int(kept))
     return out
 
 
@@ -398,3 +417,35 @@ def drop_query_embeddings(session: Session, mv_id: int) -> int:
     """Forget every cached query vector of a version (they may predate a model change)."""
     result = session.execute(delete(QueryEmbedding).where(QueryEmbedding.model_version_id == mv_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+def find_ingest_answer(
+    session: Session, source: str, key: str
+) -> tuple[int, dict[str, Any]] | None:
+    """(status, answer) of the request stored under ``key``, if any."""
+    row = session.execute(
+        select(IngestRequest.status, IngestRequest.answer).where(
+            IngestRequest.source == source, IngestRequest.key == key
+        )
+    ).first()
+    return (int(row[0]), dict(row[1])) if row is not None else None
+
+
+def save_ingest_answer(
+    session: Session, source: str, key: str, status: int, answer: dict[str, Any], now: datetime
+) -> bool:
+    """Keep the answer under ``key``; False when another request holds the key already."""
+    done = session.execute(
+        _upsert(session, _table(IngestRequest)).on_conflict_do_nothing(),
+        [{"source": source, "key": key, "created_at": now, "status": status, "answer": answer}],
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_ingest_answers(session: Session, before: datetime) -> int:
+    """Forget keys stored before ``before``; returns how many."""
+    done = session.execute(delete(IngestRequest).where(IngestRequest.created_at < before))
+    return int(done.rowcount)  # type: ignore[attr-defined]

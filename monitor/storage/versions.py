@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from monitor.domain import ModelVersionRef
@@ -80,16 +82,19 @@ def config_identity(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def ensure_model_version(
     session: Session, name: str, settings: dict[str, Any], now: datetime
 ) -> ModelVersionRef:
-    """The model version for this configuration of model ``name``, created if new."""
+    """The model version for this configuration of model ``name``, created if new.
+
+    An INSERT ... ON CONFLICT DO NOTHING, so concurrent creators (ingest requests,
+    jobs, replicas) all end with the same row instead of a unique violation.
+    """
     digest, ident = config_identity(settings)
-    mv = session.scalars(
-        select(ModelVersion).where(
-            ModelVersion.model_name == name, ModelVersion.config_hash == digest
-        )
-    ).one_or_none()
     active = bool(settings.get("active", True))  # an evaluated candidate is not monitored
-    if mv is None:
-        mv = ModelVersion(
+    table = ModelVersion.__table__
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_(table)  # type: ignore[arg-type]
+        .values(
             model_name=name,
             version="v" + digest[:8],
             provider=ident["provider"],
@@ -101,11 +106,15 @@ def ensure_model_version(
             created_at=now,
             last_seen_at=now,
         )
-        session.add(mv)
-        session.flush()
-    else:
-        mv.last_seen_at = now
-        mv.active = active
+        .on_conflict_do_nothing()
+    )
+    mv = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.model_name == name, ModelVersion.config_hash == digest
+        )
+    ).one()
+    mv.last_seen_at = now
+    mv.active = active
     return _ref(mv)
 
 
