@@ -20,6 +20,7 @@ from monitor.errors import MonitorError, StorageError
 from monitor.ingest import ingest_route
 from monitor.jobs import JOBS, JobContext, default_replica, job_interval, run_job
 from monitor.scheduler import build_scheduler, reschedule, schedule_period
+from monitor.reports.service import ui_page
 from monitor.server import HttpServer, Request, Response
 from monitor.status import status_document
 from monitor.storage import operations as ops
@@ -107,7 +108,14 @@ class Agent:
             doc = status_document(load_snapshot(self.db), self.ctx.clock.now())
             return Response(200, json.dumps(doc, indent=1).encode(), "application/json")
 
+        def ui(req: Request) -> Response:
+            if req.method not in ("GET", "HEAD"):
+                return Response(405, b"method not allowed\n", headers={"Allow": "GET, HEAD"})
+            page = ui_page(self.db, req.path, self.ctx.clock.now())
+            return Response(page.status, page.body, page.content_type, page.headers)
+
         return {
+            "/ui/": ui,
             "/metrics": metrics_route,
             "/healthz": healthz,
             "/readyz": readyz,

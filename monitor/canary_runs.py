@@ -18,7 +18,7 @@ from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.errors import ConfigError, ProviderError
 from monitor.stats import retrieval
-from monitor.stats.canary import compare_to_baseline, noise_floor
+from monitor.stats.canary import compare_to_baseline, noise_floor, rowwise_cosine
 from monitor.storage import repository as repo
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]
                         "noise_floor": floor,
                         "identity": current.identity,
                         f"top{OVERLAP_K}_overlap_stale_index": overlap,
+                        "item_cosines": item_cosines(records, vectors, current.vectors),
                     },
                 )
                 if overlap is not None:
@@ -348,3 +349,12 @@ def format_migrate_check(doc: dict[str, Any]) -> str:
             f"configured price, ~{r['hours']:.1f} h at the measured throughput"
         )
     return "\n".join(lines)
+
+
+def item_cosines(
+    records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray
+) -> list[list[float]]:
+    """[[item id, cosine with its baseline], ...] for the canary report (shared prefix if d moved)."""
+    d = min(baseline.shape[1], current.shape[1])
+    cos = rowwise_cosine(baseline[:, :d], current[:, :d])
+    return [[r.id, round(float(c), 6)] for r, c in zip(records, cos, strict=True)]

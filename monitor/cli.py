@@ -107,6 +107,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.reports import Assets
+    from monitor.reports.service import UnknownRun, render_report
+    from monitor.storage.engine import Database
+    from monitor.storage.migrate import check_revision
+
+    settings = _settings(args)
+    db = Database(settings.database.url)
+    try:
+        check_revision(db)
+        root = settings.server.public_url.rstrip("/") + "/ui/" if settings.server.public_url else ""
+        html = render_report(db, args.kind, args.run, Assets(root=root, inline=True))
+    except (UnknownRun, ValueError) as exc:
+        raise ConfigError(str(exc).strip("'\"")) from None
+    finally:
+        db.dispose()
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(html)
+    except OSError as exc:
+        raise ConfigError(f"-o {args.output}: {exc.strerror}") from None
+    print(f"wrote {args.output} ({len(html) / 1e6:.1f} MB, self-contained)")
+    return 0
+
+
 def cmd_run_once(args: argparse.Namespace) -> int:
     from monitor.app import CYCLE
     from monitor.jobs import JobContext, run_job
@@ -427,6 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config(sub.add_parser("status", help="model versions, verdicts, alerts and jobs"))
     p.add_argument("--json", action="store_true", help="print the /api/v1/status document")
     p.set_defaults(func=cmd_status)
+
+    p = with_config(
+        sub.add_parser("report", help="write a run's report as one self-contained HTML file")
+    )
+    p.add_argument("kind", choices=["drift", "canary", "migrate"], help="the kind of run")
+    p.add_argument("run", nargs="?", default="latest", help="the run id (default: latest)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="run the agent on synthetic traffic and report what it saw")
     p.add_argument("--dir", help="working folder (default: a new temporary folder)")

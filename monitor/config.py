@@ -95,6 +95,11 @@ class DatabaseSettings:
 class ServerSettings:
     listen: str = _doc("host:port of /metrics, /healthz, /readyz", "127.0.0.1:9108")
     enabled: bool = _doc("serve HTTP at all while the daemon runs", True)
+    public_url: str = _doc(
+        "the address people reach this agent at (http://host:port); alerts link their "
+        "reports below it, at PUBLIC_URL/ui/",
+        "",
+    )
 
 
 @dataclass(frozen=True)
@@ -728,6 +733,14 @@ def _check(s: Settings) -> None:
     host, _, port = s.server.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"server.listen: expected host:port, got {s.server.listen!r}")
+    public = s.server.public_url
+    if public and not (
+        public.startswith(("http://", "https://")) and "@" not in public and " " not in public
+    ):
+        raise ConfigError(
+            f"server.public_url: expected an http:// or https:// address without "
+            f"credentials, got {public!r}"
+        )
 
 
 #: keys of [[sources]] that only one kind reads

@@ -35,6 +35,7 @@ from monitor.config import (
 )
 from monitor.errors import InsufficientDataError, MonitorError, ProviderError
 from monitor.logctx import CURRENT_JOB
+from monitor.stats.drift_map import map_document
 from monitor.providers import EmbeddingProvider, EmbeddingResult, build_provider
 from monitor.storage import operations as ops
 from monitor.storage import repository as repo
@@ -249,15 +250,16 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             continue
         _embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
         with ctx.db.read() as s:
-            _, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
-            _, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)
+            ref_ids, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
+            cur_ids, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)
             if repo.drift_run_exists(s, mv.id, cur_start, len(cur)):
                 details[model.name] = {"verdict": "unchanged input, not re-run"}
                 continue
         seed = (cfg.seed * 1_000_003 + int(cur_start.timestamp()) + mv.id) % (2**31)
         rng = np.random.default_rng(seed)
         if len(ref) > cfg.max_reference:
-            ref = ref[np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))]
+            keep = np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))
+            ref, ref_ids = ref[keep], [ref_ids[i] for i in keep]
         if len(ref) == 0 or len(cur) == 0:
             result = None
         else:
@@ -272,6 +274,8 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             )
         verdict = result.verdict if result is not None else "insufficient_data"
         explanation = _explain(result, cur_texts) if result is not None else None
+        if result is not None and len(ref) >= 2:
+            explanation = _with_map(explanation, ref, cur, ref_ids, cur_ids, rng)
         with ctx.db.transaction() as s:
             run_id = repo.save_drift_run(
                 s,
@@ -297,7 +301,7 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             "n_ref": len(ref),
             "n_cur": len(cur),
             "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
-            "explanation": explanation,
+            "explanation": {k: v for k, v in (explanation or {}).items() if k != "map"} or None,
         }
         done += 1
     return done, details
@@ -336,7 +340,30 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
             cluster["examples"] = examples(cluster.get("cur_examples", []))
     for group in data.get("emerging", []):
         group["examples"] = examples(group.get("cur_examples", []))
-        group.pop("members", None)
+    return data
+
+
+def _with_map(
+    explanation: dict[str, Any] | None,
+    ref: np.ndarray,
+    cur: np.ndarray,
+    ref_ids: list[int],
+    cur_ids: list[int],
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The explanation with the run's 2-D map added (the report draws it); members dropped."""
+    data = dict(explanation or {})
+    groups: list[tuple[str, str, list[int]]] = []
+    for n, group in enumerate(data.get("emerging", []), start=1):
+        label = f"new group {n}: " + "; ".join(group.get("examples", [])[:2])
+        groups.append(("emerging", label, list(group.pop("members", []))))
+    for cluster in data.get("clusters", []):
+        if cluster.get("status") == "grew":
+            label = f"grew x{cluster.get('ratio', 0):.1f}: " + "; ".join(
+                cluster.get("examples", [])[:2]
+            )
+            groups.append(("grew", label, list(cluster.get("cur_examples", []))))
+    data["map"] = map_document(ref, cur, ref_ids, cur_ids, groups, rng)
     return data
 
 

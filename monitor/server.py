@@ -49,6 +49,11 @@ class HttpServer:
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
+    def _prefix_route(self, path: str) -> Handler | None:
+        """The handler of the longest route ending in "/" that ``path`` starts with."""
+        trees = [r for r in self._routes if r.endswith("/") and path.startswith(r)]
+        return self._routes[max(trees, key=len)] if trees else None
+
     @property
     def address(self) -> tuple[str, int]:
         host, port = self._httpd.server_address[:2]
@@ -67,7 +72,7 @@ class HttpServer:
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
-                handler = server._routes.get(parts.path)
+                handler = server._routes.get(parts.path) or server._prefix_route(parts.path)
                 length = int(self.headers.get("content-length") or 0)
                 if length > server._max_body:
                     self._send(Response(413, b"request body too large\n"))
