@@ -33,8 +33,9 @@ import numpy as np
 
 from monitor.clock import FixedClock
 from monitor.config import load_settings
-from monitor.ingest import ingest_route
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.ingest import ingest_route
+from monitor.jobs.runner import run_job
 from monitor.server import HttpServer
 from monitor.sources import JsonlSource
 from monitor.storage.engine import Database

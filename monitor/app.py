@@ -17,10 +17,12 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Settings, load_settings, parse_duration, parse_schedule
 from monitor.domain import ModelVersionInfo, Snapshot
 from monitor.errors import MonitorError, StorageError
-from monitor.ingest import ingest_route
-from monitor.jobs import JOBS, JobContext, default_replica, job_interval, run_job
-from monitor.scheduler import build_scheduler, reschedule, schedule_period
+from monitor.jobs.context import JobContext, default_replica
+from monitor.jobs.ingest import ingest_route
+from monitor.jobs.registry import JOB_NAMES, job_interval, job_schedule
+from monitor.jobs.runner import JobOutcome, run_job
 from monitor.reports.service import ui_page
+from monitor.scheduler import build_scheduler, reschedule, schedule_period
 from monitor.server import HttpServer, Request, Response
 from monitor.status import status_document
 from monitor.storage import operations as ops
@@ -33,7 +35,7 @@ __all__ = ["CYCLE", "Agent", "load_snapshot"]
 log = logging.getLogger("driftmon.app")
 
 #: the order of one full cycle
-CYCLE = ("sample", "canary", "drift", "alerts", "deliver")
+CYCLE = JOB_NAMES
 
 
 def load_snapshot(db: Database) -> Snapshot:
@@ -136,7 +138,7 @@ class Agent:
             now = self.ctx.clock.now()
             with self.db.read() as s:
                 jobs = {j.job: j for j in ops.job_summaries(s)}
-            for name in JOBS:
+            for name in JOB_NAMES:
                 j = jobs.get(name)
                 limit = 2 * job_interval(self.settings, name, self.ctx.cron_periods) + timedelta(
                     minutes=1
@@ -152,18 +154,18 @@ class Agent:
 
     # ------------------------------------------------------------------ jobs
 
-    def run_cycle(self) -> list[Any]:
+    def run_cycle(self) -> list[JobOutcome]:
         """Every job once, in order (what the daemon does at start), each claiming its slot."""
         with self._cycle_lock:
             return [self._scheduled(name) for name in CYCLE if not self._stop.is_set()]
 
-    def _scheduled(self, name: str) -> Any:
+    def _scheduled(self, name: str) -> JobOutcome:
         return run_job(self.ctx, name, slot=self._slot(name))
 
     def _slot(self, name: str) -> datetime:
         """The start of the scheduled execution this run belongs to (see run_job)."""
         now = self.ctx.clock.now()
-        kind, arg = parse_schedule(getattr(self.settings.schedule, name))
+        kind, arg = parse_schedule(job_schedule(self.settings, name))
         if kind == "cron":
             return now.replace(second=0, microsecond=0)
         step = arg.total_seconds()
@@ -172,7 +174,7 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def _specs(self) -> list[tuple[str, str]]:
-        return [(name, getattr(self.settings.schedule, name)) for name in CYCLE]
+        return [(name, job_schedule(self.settings, name)) for name in CYCLE]
 
     def _lock_sqlite(self) -> None:
         """SQLite supports one daemon per file: hold an exclusive lock beside it."""
@@ -222,9 +224,7 @@ class Agent:
         try:
             new = load_settings(self.config_path)
             now = self.ctx.clock.now()
-            periods = {
-                name: schedule_period(name, getattr(new.schedule, name), now) for name in CYCLE
-            }
+            periods = {name: schedule_period(name, job_schedule(new, name), now) for name in CYCLE}
         except MonitorError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return False

@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor import __version__
-from monitor.config import Settings, describe_settings, load_settings, settings_to_dict
+from monitor.config import (
+    Settings,
+    config_path_from_env,
+    current_user,
+    describe_settings,
+    load_settings,
+    settings_to_dict,
+)
 from monitor.errors import ConfigError, MonitorError
+from monitor.jobs.registry import JOB_NAMES
 
 __all__ = ["main"]
 
@@ -65,7 +72,7 @@ def _setup_logging(level: str, fmt: str) -> None:
 def _config_path(args: argparse.Namespace) -> str | None:
     path: str | None = getattr(args, "config", None)
     if path is None:
-        env = os.environ.get("DRIFTMON_CONFIG")
+        env = config_path_from_env()
         if env:
             path = env
         elif Path("driftmon.toml").is_file():
@@ -133,8 +140,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.app import CYCLE
-    from monitor.jobs import JobContext, run_job
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.runner import run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -148,7 +155,7 @@ def cmd_run_once(args: argparse.Namespace) -> int:
     if settings.agent.replica_id:
         ctx.replica = settings.agent.replica_id
     try:
-        names = CYCLE if args.job == "cycle" else (args.job,)
+        names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]
     finally:
         ctx.close()
@@ -258,8 +265,8 @@ def cmd_canary(args: argparse.Namespace) -> int:
 
 
 def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
-    from monitor.canary_runs import rebaseline
-    from monitor.jobs import JobContext
+    from monitor.jobs.canary import rebaseline
+    from monitor.jobs.context import JobContext
 
     ctx = JobContext(settings=settings, db=db)
     try:
@@ -268,7 +275,7 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
             args.model,
             args.set,
             reason=args.reason,
-            by=args.by or os.environ.get("USER") or "cli",
+            by=args.by or current_user() or "cli",
         )
     finally:
         ctx.close()
@@ -280,8 +287,8 @@ def _rebaseline(settings: Settings, db: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_check(args: argparse.Namespace) -> int:
-    from monitor.canary_runs import format_migrate_check, migrate_check
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.migration import format_migrate_check, migrate_check
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -313,7 +320,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return _alerts_test(settings, args.sink)
     db = Database(settings.database.url)
     now = SystemClock().now()
-    who = getattr(args, "by", None) or os.environ.get("USER") or "cli"
+    who = getattr(args, "by", None) or current_user() or "cli"
     try:
         check_revision(db)
         if args.alerts_command == "list":
@@ -373,8 +380,8 @@ def _matcher(text: str) -> tuple[str, str]:
 
 
 def _alerts_test(settings: Settings, sink: str) -> int:
-    from monitor.delivery import send_test
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
+    from monitor.jobs.deliver import send_test
     from monitor.storage.engine import Database
 
     db = Database(settings.database.url)
@@ -443,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "job",
-        choices=["sample", "canary", "drift", "alerts", "deliver", "cycle"],
+        choices=[*JOB_NAMES, "cycle"],
         help="the job ('cycle' runs all in order)",
     )
     p.add_argument("--model", help="only this model (canary and drift jobs)")

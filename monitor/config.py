@@ -944,3 +944,15 @@ def describe_settings() -> list[tuple[str, str, str, str]]:
 
     walk(Settings, "")
     return rows
+
+
+def config_path_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``DRIFTMON_CONFIG``: the config file a command reads when it is given none."""
+    env = os.environ if environ is None else environ
+    return env.get("DRIFTMON_CONFIG") or None
+
+
+def current_user(environ: Mapping[str, str] | None = None) -> str | None:
+    """The login name (``USER``) recorded as who acknowledged or re-baselined."""
+    env = os.environ if environ is None else environ
+    return env.get("USER") or None

@@ -11,7 +11,8 @@ from support import Receiver
 from test_jobs import _hours, _settings
 
 from monitor.clock import FixedClock
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.storage import operations as ops
 from monitor.storage.engine import Database
 

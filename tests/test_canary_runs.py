@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from monitor.canary_runs import migrate_check, rebaseline
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.canary import rebaseline
+from monitor.jobs.context import JobContext
+from monitor.jobs.migration import migrate_check
+from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
 from monitor.storage import repository as repo
 from monitor.storage.engine import Database

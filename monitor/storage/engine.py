@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 
-__all__ = ["Database", "safe_url"]
+__all__ = ["Database", "Session", "safe_url"]
 
 
 def safe_url(url: str) -> str:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
 from monitor.domain import AlertRecord, DeliveryRecord, JobRecord, SilenceRecord
+from monitor.storage.engine import Database
 from monitor.storage.schema import Alert, AlertDelivery, JobRun, Silence
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "active_silences",
     "advisory_key",
     "claim_job_run",
+    "claim_slot",
     "extend_lease",
     "add_silence",
     "expire_silence",
@@ -106,6 +110,18 @@ def claim_job_run(
     session.add(run)
     session.flush()
     return run.id
+
+
+def claim_slot(
+    db: Database, job: str, replica: str, now: datetime, slot_start: datetime, lease_until: datetime
+) -> int | None:
+    """:func:`claim_job_run` in its own transaction; None also when another replica
+    inserted the same (job, slot) first and the unique constraint refused this one."""
+    try:
+        with db.transaction() as s:
+            return claim_job_run(s, job, replica, now, slot_start, lease_until)
+    except IntegrityError:
+        return None
 
 
 def extend_lease(session: Session, run_id: int, until: datetime) -> None:
@@ -239,7 +255,7 @@ def add_delivery(
     sink: str,
     event: str,
     idempotency_key: str,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     now: datetime,
 ) -> None:
     session.add(

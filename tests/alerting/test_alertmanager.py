@@ -17,8 +17,9 @@ from support import SERVICE_MISSING, Receiver
 from monitor.alerting.rules import Transition
 from monitor.clock import FixedClock
 from monitor.config import load_settings
-from monitor.jobs import JobContext, run_job
-from monitor.signals import queue_resends, write_transitions
+from monitor.jobs.alerts import queue_resends, write_transitions
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.storage import operations as ops
 from monitor.storage.engine import Database
 from monitor.storage.migrate import upgrade

@@ -80,7 +80,7 @@ def test_any_text_round_trips_through_the_page(texts: list[str]) -> None:
     html = render_drift(_run(texts), Assets())
     figures = _figures(html)
     shown = figures["map"]["data"][1]["text"]
-    assert [s.rstrip("…") for s in shown] == [t[: len(s.rstrip("…"))] for t, s in zip(texts, shown)]
+    assert shown == texts  # short texts are shown whole, whatever they hold
     assert "<script>alert" not in html
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from monitor.clock import FixedClock
 from monitor.errors import ProviderError
-from monitor.ingest import ingest_route
-from monitor.jobs import JobContext, _embed_missing
+from monitor.jobs.context import JobContext
+from monitor.jobs.drift import embed_missing
+from monitor.jobs.ingest import ingest_route
 from monitor.providers import build_provider
 from monitor.providers.base import EmbeddingResult
 from monitor.server import HttpServer
@@ -261,7 +262,7 @@ def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
         np.testing.assert_allclose(np.frombuffer(blob, "<f4"), unit, rtol=1e-6)
     window = [(ing.ctx.clock.now().replace(hour=11), ing.ctx.clock.now())]
     for m in settings.models:
-        _embed_missing(ing.ctx, m, versions[m.name].id, window)
+        embed_missing(ing.ctx, m, versions[m.name].id, window)
     assert ing.ctx.providers["m"].texts == ["gamma"]  # type: ignore[attr-defined]
     assert sorted(ing.ctx.providers["other"].texts) == ["alpha", "beta", "gamma"]  # type: ignore[attr-defined]
 

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
 from monitor.clock import FixedClock
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.storage.engine import Database
 from monitor.storage.schema import QuerySample, SourceWatermark
 

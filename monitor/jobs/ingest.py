@@ -14,16 +14,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.config import resolve_secret
 from monitor.errors import ConfigError, MonitorError
-from monitor.sampling import store_records
+from monitor.jobs.context import JobContext
+from monitor.jobs.sample import store_records
 from monitor.server import Request, Response
 from monitor.sources.http import MAX_ERRORS, BodyError, bearer_source, parse_body
-
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
 
 __all__ = ["ingest_route"]
 

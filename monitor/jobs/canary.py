@@ -1,76 +1,36 @@
 """Canary runs: re-embed each canary set with each model version and compare with its baseline.
 
 Also the retrieval quality of each version on the set's judgements, the rank-level
-agreement with the baseline, re-baselining on request, and blue-green comparison
-of two versions (``driftmon migrate-check``).
+agreement with the baseline, and re-baselining on request.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from monitor.canaries import read_canary_set
-from monitor.config import CanarySetSettings, ModelSettings
+from monitor.config import CanarySetSettings
 from monitor.domain import CanaryItemRecord
-from monitor.errors import ConfigError, ProviderError
+from monitor.jobs.alerts import evaluate_alerts
+from monitor.jobs.context import (
+    JobContext,
+    Skip,
+    embed_items,
+    find_canary_set,
+    qrels_by_query,
+    split_items,
+)
 from monitor.stats import retrieval
 from monitor.stats.canary import compare_to_baseline, noise_floor, rowwise_cosine
 from monitor.storage import repository as repo
 
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
-
-__all__ = ["format_migrate_check", "migrate_check", "rebaseline", "run_canaries"]
+__all__ = ["canary_job", "rebaseline", "retrieval_rows", "topk_overlap"]
 
 #: the k of the rank-level agreement between a canary run and its baseline
 OVERLAP_K = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class Embedded:
-    vectors: np.ndarray  # (n items, d) in item order
-    identity: dict[str, str]
-
-
-def embed_items(ctx: JobContext, model: ModelSettings, records: list[CanaryItemRecord]) -> Embedded:
-    """Every canary item embedded by ``model`` (queries and documents with their prefixes)."""
-    out: np.ndarray | None = None
-    identity: dict[str, str] = {}
-    for kind in ("query", "document"):
-        idx = [i for i, r in enumerate(records) if r.kind == kind]
-        if not idx:
-            continue
-        result = ctx.embed(model, [records[i].text for i in idx], kind)
-        if result.failed:
-            raise ProviderError(
-                f"{len(result.failed)} canary items failed to embed; a canary run needs every item"
-            )
-        if out is None:
-            out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
-        out[idx] = result.vectors
-        identity.update(result.identity)
-    assert out is not None
-    return Embedded(out, identity)
-
-
-def _split(
-    records: list[CanaryItemRecord],
-    vectors: np.ndarray,
-) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
-    q = [i for i, r in enumerate(records) if r.kind == "query"]
-    d = [i for i, r in enumerate(records) if r.kind == "document"]
-    return ([records[i].key for i in q], vectors[q], [records[i].key for i in d], vectors[d])
-
-
-def _qrels(qrels: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for q, d, rel in qrels:
-        out.setdefault(q, {})[d] = rel
-    return out
 
 
 def topk_overlap(
@@ -83,8 +43,8 @@ def topk_overlap(
     different model of the same dimension collapses it even when every in-model
     distance is preserved. None when the dimension changed (nothing to search).
     """
-    qids, qb, dids, db = _split(records, baseline)
-    _, qc, _, _ = _split(records, current)
+    qids, qb, dids, db = split_items(records, baseline)
+    _, qc, _, _ = split_items(records, current)
     if not qids or not dids or baseline.shape[1] != current.shape[1]:
         return None
     k = min(k, len(dids))
@@ -101,13 +61,13 @@ def retrieval_rows(
     qrels: list[tuple[str, str, int]],
 ) -> tuple[list[tuple[str, int, float]], dict[str, Any]]:
     """(metric, dims, value) rows for the DB and a summary, on the set's judgements."""
-    qids, qv, dids, dv = _split(records, vectors)
+    qids, qv, dids, dv = split_items(records, vectors)
     if not qids or not dids:
         return [], {}
     full = vectors.shape[1]
     rows: list[tuple[str, int, float]] = []
     summary: dict[str, Any] = {}
-    judged = _qrels(qrels)
+    judged = qrels_by_query(qrels)
     if judged:
         dims = [m for m in cset.matryoshka_dims if m < full]
         results = (
@@ -137,10 +97,8 @@ def retrieval_rows(
     return rows, summary
 
 
-def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
+def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """The canary job: every model version on every canary set."""
-    from monitor.jobs import Skip, evaluate_alerts
-
     if not ctx.settings.canary_sets:
         raise Skip("no [[canary_sets]] configured")
     now = ctx.clock.now()
@@ -218,13 +176,6 @@ def run_canaries(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]
     return done, details
 
 
-def _find_set(ctx: JobContext, name: str) -> CanarySetSettings:
-    for cset in ctx.settings.canary_sets:
-        if cset.name == name:
-            return cset
-    raise ConfigError(f"no canary set named {name!r} in [[canary_sets]]")
-
-
 def rebaseline(
     ctx: JobContext, model_name: str, set_name: str, *, reason: str, by: str
 ) -> dict[str, Any]:
@@ -234,7 +185,7 @@ def rebaseline(
     they are not comparable with what the endpoint returns now.
     """
     model = ctx.settings.model(model_name)
-    cset = _find_set(ctx, set_name)
+    cset = find_canary_set(ctx.settings, set_name)
     items, qrels = read_canary_set(cset.path, cset.qrels)
     now = ctx.clock.now()
     with ctx.db.transaction() as s:
@@ -265,96 +216,10 @@ def rebaseline(
     }
 
 
-def migrate_check(
-    ctx: JobContext, from_name: str, to_name: str, set_name: str, *, seed: int = 0
-) -> dict[str, Any]:
-    """Compare candidate ``to`` with serving ``from`` on a labelled canary set; store it."""
-    from monitor.stats import crossmodel
-
-    cset = _find_set(ctx, set_name)
-    items, qrels = read_canary_set(cset.path, cset.qrels)
-    if not qrels:
-        raise ConfigError(
-            f"canary set {set_name!r} has no qrels; migrate-check compares "
-            "retrieval quality and needs judgements"
-        )
-    a_model, b_model = ctx.settings.model(from_name), ctx.settings.model(to_name)
-    now = ctx.clock.now()
-    with ctx.db.transaction() as s:
-        set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
-        a = repo.ensure_model_version(s, a_model.name, dataclasses.asdict(a_model), now)
-        b = repo.ensure_model_version(s, b_model.name, dataclasses.asdict(b_model), now)
-        records = repo.canary_items(s, set_id)
-    ea = embed_items(ctx, a_model, records)
-    started = time.perf_counter()
-    eb = embed_items(ctx, b_model, records)
-    throughput = len(records) / max(time.perf_counter() - started, 1e-6)
-    qids, qa, dids, da = _split(records, ea.vectors)
-    _, qb, _, db = _split(records, eb.vectors)
-    policy = [dataclasses.asdict(r) for r in ctx.settings.migration.policy] or None
-    result = crossmodel.compare_models(
-        qa, da, qb, db, qids, dids, _qrels(qrels), ks=cset.ks, policy=policy, seed=seed
-    )
-    doc = result.to_dict()
-    mig = ctx.settings.migration
-    if mig.corpus_documents > 0:
-        estimate = crossmodel.reembed_estimate(
-            n_documents=mig.corpus_documents,
-            mean_tokens=mig.corpus_mean_tokens,
-            price_per_million_tokens=b_model.price_per_million_tokens,
-            texts_per_second=throughput,
-        )
-        doc["reembed"] = estimate.to_dict()
-    doc["throughput_texts_per_second"] = throughput
-    doc["from"] = {"model": a.model, "model_version": a.version}
-    doc["to"] = {"model": b.model, "model_version": b.version}
-    with ctx.db.transaction() as s:
-        check_id = repo.save_migrate_check(
-            s,
-            from_version_id=a.id,
-            to_version_id=b.id,
-            set_id=set_id,
-            created_at=now,
-            verdict=str(doc["verdict"]),
-            result=doc,
-        )
-    doc["id"] = check_id
-    return doc
-
-
-def format_migrate_check(doc: dict[str, Any]) -> str:
-    """A terminal summary of :func:`migrate_check`'s result."""
-    a, b = doc["from"], doc["to"]
-    lines = [
-        f"migrate-check {a['model']} ({a['model_version']}) -> {b['model']} "
-        f"({b['model_version']}): {doc['verdict'].upper()}"
-    ]
-    for reason in doc.get("reasons", []):
-        lines.append(f"  reason: {reason}")
-    lines.append(f"  {'metric':12} {'current':>8} {'candidate':>9} {'delta':>8}  95% CI")
-    for name, d in sorted(doc.get("deltas", {}).items()):
-        if name in ("ndcg@10", "recall@10", "mrr@10", "map"):
-            lines.append(
-                f"  {name:12} {d['mean_a']:8.4f} {d['mean_b']:9.4f} "
-                f"{d['delta']:+8.4f}  [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
-            )
-    lines.append(
-        f"  linear CKA {doc['cka']:.4f}; top-{doc['k_overlap']} Jaccard (median) "
-        f"{doc['jaccard']['median']:.3f}; RBO (median) {doc['rbo']['median']:.3f}"
-    )
-    if "reembed" in doc:
-        r = doc["reembed"]
-        lines.append(
-            f"  re-embedding {r['n_documents']} documents: ~{r['cost']:.2f} at the "
-            f"configured price, ~{r['hours']:.1f} h at the measured throughput"
-        )
-    return "\n".join(lines)
-
-
 def item_cosines(
     records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray
 ) -> list[list[float]]:
-    """[[item id, cosine with its baseline], ...] for the canary report (shared prefix if d moved)."""
+    """[[item id, cosine with the baseline], ...] for the report (shared prefix if d moved)."""
     d = min(baseline.shape[1], current.shape[1])
     cos = rowwise_cosine(baseline[:, :d], current[:, :d])
     return [[r.id, round(float(c), 6)] for r, c in zip(records, cos, strict=True)]

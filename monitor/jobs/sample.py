@@ -17,13 +17,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from monitor.config import SourceSettings, parse_duration, resolve_secret
 from monitor.errors import InputError, MonitorError
+from monitor.jobs.context import JobContext, embed_by_hash
 from monitor.sources import (
     OTHER_STRATUM,
     Counts,
@@ -40,16 +40,13 @@ from monitor.sources import (
 from monitor.sources.sql import SqlSource, decode_watermark, encode_watermark
 from monitor.storage import repository as repo
 from monitor.storage import sources_repo as srepo
+from monitor.storage.engine import Session
 
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
-
-__all__ = ["StoreResult", "sample_sources", "store_records"]
+__all__ = ["StoreResult", "sample_job", "sample_sources", "store_records"]
 
 log = logging.getLogger("driftmon.sampling")
 
 _ATTEMPTS = 8
-_EMBED_BATCH = 512
 
 
 class _Conflict(Exception):
@@ -63,6 +60,10 @@ class StoreResult:
 
 
 # --------------------------------------------------------------------------- the job
+
+
+def sample_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    return sample_sources(ctx)
 
 
 def sample_sources(ctx: JobContext) -> tuple[int, dict[str, Any]]:
@@ -421,20 +422,13 @@ def _vectors(
             continue
         mv = mv_ids[m.name]
         known: dict[str, np.ndarray] = {}
-        missing = sorted({it.text_hash for it in todo.values() if m.name not in it.vectors})
-        if need_all and missing:
-            with ctx.db.read() as s:
-                known = repo.embeddings_by_hash(s, mv, missing)
+        if need_all:
             texts: dict[str, str] = {}
             for it in todo.values():
-                if m.name not in it.vectors and it.text_hash not in known:
+                if m.name not in it.vectors:
                     texts.setdefault(it.text_hash, it.text)
-            pending = list(texts.items())
-            for start in range(0, len(pending), _EMBED_BATCH):
-                chunk = pending[start : start + _EMBED_BATCH]
-                embedded = ctx.embed(m, [t for _, t in chunk], "query")
-                for i in embedded.ok_indices:
-                    known[chunk[int(i)][0]] = embedded.vectors[int(i)]
+            if texts:
+                known = embed_by_hash(ctx, m, mv, texts)
         for key, it in todo.items():
             vec = it.vectors.get(m.name)
             if vec is None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.alerting.formats import render
+from monitor.alerting.payload import test_payload
 from monitor.alerting.webhook import WebhookSender
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
+from monitor.jobs.context import JobContext
 from monitor.storage import operations as ops
 
-if TYPE_CHECKING:
-    from monitor.jobs import JobContext
-
-__all__ = ["backoff", "deliver_due", "send_test"]
+__all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
 
 BASE_DELAY = 10.0
 MAX_DELAY = 3600.0
@@ -24,12 +23,12 @@ MAX_DELAY = 3600.0
 
 def backoff(attempt: int, rng: random.Random) -> float:
     """Seconds before retry ``attempt`` (1-based): exponential with full jitter."""
-    cap = min(MAX_DELAY, BASE_DELAY * 2 ** (attempt - 1))
+    cap = min(MAX_DELAY, BASE_DELAY * 2.0 ** (attempt - 1))
     return cap / 2 + rng.random() * cap / 2
 
 
 def _request(
-    sink: SinkSettings, payload: dict[str, Any], environ: Mapping[str, str] | None
+    sink: SinkSettings, payload: Mapping[str, Any], environ: Mapping[str, str] | None
 ) -> tuple[str, Any, str | None]:
     """(URL, body in the sink's format, signing secret) for one delivery."""
     where = f"alerts.sinks.{sink.name}"
@@ -50,8 +49,6 @@ def _request(
 
 def send_test(ctx: JobContext, sink_name: str) -> int:
     """Send a clearly marked test notification to one sink now; returns the HTTP status."""
-    from monitor.signals import PAYLOAD_VERSION
-
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
     if sink_name not in sinks:
         raise ConfigError(
@@ -60,27 +57,7 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
         )
     sink = sinks[sink_name]
     now = ctx.clock.now()
-    payload = {
-        "version": PAYLOAD_VERSION,
-        "event": "test",
-        "sent_by": "driftmon",
-        "test": True,
-        "sent_at": now.isoformat(),
-        "alert": {
-            "name": "DriftmonTestNotification",
-            "fingerprint": "test",
-            "status": "firing",
-            "severity": "info",
-            "labels": {"alertname": "DriftmonTestNotification", "severity": "info", "test": "true"},
-            "summary": "TEST notification from driftmon: delivery to this sink works",
-            "description": "Sent by 'driftmon alerts test'; no action needed.",
-            "value": None,
-            "examples": [],
-            "starts_at": now.isoformat(),
-            "ends_at": (now + timedelta(minutes=5)).isoformat(),
-            "runbook_url": "",
-        },
-    }
+    payload = test_payload(now)
     if ctx.sender is None:
         ctx.sender = WebhookSender()
     url, body, secret = _request(sink, payload, ctx.environ)
@@ -142,3 +119,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
         dead += is_dead
         failed += not ok
     return sent, {"sent": sent, "failed": failed, "dead": dead}
+
+
+def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
+    return deliver_due(ctx)
