@@ -97,11 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.app import load_snapshot
     from monitor.clock import SystemClock
     from monitor.status import format_status, status_document
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
+    from monitor.storage.snapshot import load_snapshot
 
     settings = _settings(args)
     db = Database(settings.database.url)
@@ -140,7 +140,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
-    from monitor.jobs.context import JobContext
+    from monitor.jobs.context import JobContext, default_replica
     from monitor.jobs.runner import run_job
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
@@ -151,9 +151,9 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         settings.model(args.model)
     db = Database(settings.database.url)
     check_revision(db)
-    ctx = JobContext(settings=settings, db=db)
-    if settings.agent.replica_id:
-        ctx.replica = settings.agent.replica_id
+    ctx = JobContext(
+        settings=settings, db=db, replica=settings.agent.replica_id or default_replica()
+    )
     try:
         names = JOB_NAMES if args.job == "cycle" else (args.job,)
         outcomes = [run_job(ctx, name, model=args.model) for name in names]
@@ -205,7 +205,7 @@ def cmd_config_reference(_args: argparse.Namespace) -> int:
 def cmd_canary(args: argparse.Namespace) -> int:
     from monitor.canaries import read_canary_set
     from monitor.clock import SystemClock
-    from monitor.storage import repository as repo
+    from monitor.storage import canaries as canaries_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -218,7 +218,7 @@ def cmd_canary(args: argparse.Namespace) -> int:
             for cset in settings.canary_sets:
                 items, qrels = read_canary_set(cset.path, cset.qrels)
                 with db.transaction() as s:
-                    set_id, created = repo.import_canary_set(
+                    set_id, created = canaries_store.import_canary_set(
                         s, cset.name, cset.path, items, qrels, now
                     )
                 state = "imported as a new version" if created else "unchanged"
@@ -235,13 +235,13 @@ def cmd_canary(args: argparse.Namespace) -> int:
                     raise ConfigError(f"no canary set named {args.name!r} in [[canary_sets]]")
                 names = [args.name]
             with db.read() as s:
-                runs = repo.latest_canary_runs(s)
+                runs = canaries_store.latest_canary_runs(s)
                 for name in names:
-                    set_id = repo.latest_canary_set(s, name)
+                    set_id = canaries_store.latest_canary_set(s, name)
                     if set_id is None:
                         print(f"{name}: not imported yet")
                         continue
-                    items = repo.canary_items(s, set_id)
+                    items = canaries_store.canary_items(s, set_id)
                     kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
                     print(
                         f"{name}: version id {set_id}, {kinds['query']} queries, "
@@ -311,7 +311,7 @@ def cmd_migrate_check(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import parse_duration
-    from monitor.storage import operations as ops
+    from monitor.storage import alerts as alerts_store
     from monitor.storage.engine import Database
     from monitor.storage.migrate import check_revision
 
@@ -325,8 +325,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         check_revision(db)
         if args.alerts_command == "list":
             with db.read() as s:
-                rows = ops.recent_alerts(s, args.limit)
-                silences = ops.active_silences(s, now)
+                rows = alerts_store.recent_alerts(s, args.limit)
+                silences = alerts_store.active_silences(s, now)
             print(
                 f"{'id':>5} {'state':9} {'severity':9} {'rule':28} {'fingerprint':17} "
                 f"{'since':26} summary"
@@ -350,19 +350,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError(f"--for: {exc}") from None
             with db.transaction() as s:
-                sid = ops.add_silence(s, matchers, now, ends, who, args.comment)
+                sid = alerts_store.add_silence(s, matchers, now, ends, who, args.comment)
             print(f"silence {sid} until {ends.isoformat()}")
         elif args.alerts_command == "unsilence":
             with db.transaction() as s:
-                if not ops.expire_silence(s, args.id, now):
+                if not alerts_store.expire_silence(s, args.id, now):
                     raise ConfigError(f"no active silence with id {args.id}")
             print(f"silence {args.id} expired")
         else:  # ack
             with db.transaction() as s:
-                alert = ops.find_alert(s, args.alert)
+                alert = alerts_store.find_alert(s, args.alert)
                 if alert is None:
                     raise ConfigError(f"no alert with id or fingerprint {args.alert!r}")
-                ops.acknowledge(s, alert.id, who, now)
+                alerts_store.acknowledge(s, alert.id, who, now)
             print(
                 f"alert {alert.id} ({alert.rule}) acknowledged by {who}: no re-notifications "
                 "until it resolves"

@@ -20,8 +20,10 @@ from monitor.config import SinkSettings, parse_duration
 from monitor.domain import Signal
 from monitor.jobs.context import JobContext
 from monitor.jobs.registry import JOB_NAMES, job_interval
-from monitor.storage import operations as ops
-from monitor.storage import repository as repo
+from monitor.storage import alerts as alerts_store
+from monitor.storage import canaries as canaries_store
+from monitor.storage import drift as drift_store
+from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Session
 
 __all__ = [
@@ -38,9 +40,9 @@ def collect_signals(
 ) -> list[Signal]:
     """The alertable signals of every active model version and job."""
     return build_signals(
-        repo.latest_canary_runs(s, limit_per_key=max(history, TRAILING_RUNS + 1)),
-        repo.latest_drift_runs(s, limit_per_version=history),
-        ops.job_summaries(s),
+        canaries_store.latest_canary_runs(s, limit_per_key=max(history, TRAILING_RUNS + 1)),
+        drift_store.latest_drift_runs(s, limit_per_version=history),
+        job_runs_store.job_summaries(s),
         history=history,
         job_intervals=job_intervals,
         now=now,
@@ -58,7 +60,7 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
     transitions = evaluate(
         ctx.settings.alerts.rules,
         signals,
-        ops.active_alerts(s),
+        alerts_store.active_alerts(s),
         now,
         parse_duration(ctx.settings.alerts.renotify),
     )
@@ -90,7 +92,7 @@ def _queue(
     key = hashlib.sha256(
         f"{fingerprint}|{event}|{now.isoformat()}|{sink.name}".encode()
     ).hexdigest()[:32]
-    ops.add_delivery(
+    alerts_store.add_delivery(
         s,
         alert_id=alert_id,
         sink=sink.name,
@@ -110,7 +112,7 @@ def write_transitions(
     time is not advanced, so it is sent once the silence ends.
     """
     sink_list = list(sinks)
-    silences = ops.active_silences(s, now)
+    silences = alerts_store.active_silences(s, now)
     n = 0
     for t in transitions:
         values: dict[str, Any] = dict(
@@ -136,7 +138,7 @@ def write_transitions(
         notify = t.notify if not silenced or t.notify == "resolved" else None
         if notify:
             values["last_notified_at"] = now
-        alert_id = ops.save_alert(s, t.existing, now, **values)
+        alert_id = alerts_store.save_alert(s, t.existing, now, **values)
         n += 1
         if not notify:
             continue
@@ -155,10 +157,10 @@ def queue_resends(
     Alertmanager resolves an alert it has not heard of within its resolve_timeout
     (5 min by default), so its sinks re-send every minute unless told otherwise.
     """
-    silences = ops.active_silences(s, now)
+    silences = alerts_store.active_silences(s, now)
     firing = [
         a
-        for a in ops.active_alerts(s)
+        for a in alerts_store.active_alerts(s)
         if a.state == "firing" and not any(x.matches(a.labels) for x in silences)
     ]
     n = 0
@@ -170,7 +172,7 @@ def queue_resends(
         )
         if every is None or every >= default_resend or not firing:
             continue
-        last = ops.last_delivery_times(s, sink.name)
+        last = alerts_store.last_delivery_times(s, sink.name)
         for alert in firing:
             if not sink_accepts(sink, alert.severity, alert.labels):
                 continue

@@ -25,7 +25,9 @@ from monitor.jobs.context import (
 )
 from monitor.stats import retrieval
 from monitor.stats.canary import compare_to_baseline, noise_floor, rowwise_cosine
-from monitor.storage import repository as repo
+from monitor.storage import canaries as canaries_store
+from monitor.storage import samples as samples_store
+from monitor.storage import versions as versions_store
 
 __all__ = ["canary_job", "rebaseline", "retrieval_rows", "topk_overlap"]
 
@@ -108,10 +110,14 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     for model in ctx.models(only):
         for cset, (items, qrels) in sets:
             with ctx.db.transaction() as s:
-                set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
-                mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
-                records = repo.canary_items(s, set_id)
-                baseline = repo.current_baseline(s, set_id, mv.id)
+                set_id, _ = canaries_store.import_canary_set(
+                    s, cset.name, cset.path, items, qrels, now
+                )
+                mv = versions_store.ensure_model_version(
+                    s, model.name, dataclasses.asdict(model), now
+                )
+                records = canaries_store.canary_items(s, set_id)
+                baseline = canaries_store.current_baseline(s, set_id, mv.id)
             repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
             embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
             current = embedded[-1]
@@ -120,7 +126,7 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             with ctx.db.transaction() as s:
                 if baseline is None:
                     floor = noise_floor([e.vectors for e in embedded])
-                    baseline_id = repo.save_baseline(
+                    baseline_id = canaries_store.save_baseline(
                         s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
                     )
                     vectors = embedded[0].vectors  # the last repeat is the first observation
@@ -130,7 +136,7 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
                     vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine
                 )
                 overlap = topk_overlap(records, vectors, current.vectors)
-                run_id = repo.save_canary_run(
+                run_id = canaries_store.save_canary_run(
                     s,
                     set_id=set_id,
                     model_version_id=mv.id,
@@ -159,7 +165,7 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
                     rows.append(
                         (f"top{OVERLAP_K}_overlap_stale_index", current.vectors.shape[1], overlap)
                     )
-                repo.save_retrieval_metrics(s, run_id, rows)
+                canaries_store.save_retrieval_metrics(s, run_id, rows)
                 details[f"{model.name}/{cset.name}"] = {
                     "verdict": cmp.verdict,
                     "min_cosine": cmp.min_cosine,
@@ -189,13 +195,13 @@ def rebaseline(
     items, qrels = read_canary_set(cset.path, cset.qrels)
     now = ctx.clock.now()
     with ctx.db.transaction() as s:
-        set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
-        mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
-        records = repo.canary_items(s, set_id)
+        set_id, _ = canaries_store.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+        mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+        records = canaries_store.canary_items(s, set_id)
     embedded = [embed_items(ctx, model, records) for _ in range(max(cset.baseline_repeats, 1))]
     floor = noise_floor([e.vectors for e in embedded])
     with ctx.db.transaction() as s:
-        baseline_id = repo.save_baseline(
+        baseline_id = canaries_store.save_baseline(
             s,
             set_id,
             mv.id,
@@ -207,7 +213,7 @@ def rebaseline(
             created_by=by,
         )
         # cached query vectors may come from the old model: drift runs re-embed from here
-        dropped = repo.drop_query_embeddings(s, mv.id)
+        dropped = samples_store.drop_query_embeddings(s, mv.id)
     return {
         "baseline_id": baseline_id,
         "model_version": mv.version,

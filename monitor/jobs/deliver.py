@@ -9,11 +9,10 @@ from typing import Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.payload import test_payload
-from monitor.alerting.webhook import WebhookSender
 from monitor.config import SinkSettings, parse_duration, resolve_secret
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
-from monitor.storage import operations as ops
+from monitor.storage import alerts as alerts_store
 
 __all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
 
@@ -58,8 +57,6 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
     sink = sinks[sink_name]
     now = ctx.clock.now()
     payload = test_payload(now)
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     url, body, secret = _request(sink, payload, ctx.environ)
     return ctx.sender.send(
         url,
@@ -74,12 +71,10 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
     """Send every due delivery once; each outcome is committed on its own."""
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
-    if ctx.sender is None:
-        ctx.sender = WebhookSender()
     now = ctx.clock.now()
     rng = random.Random()
     with ctx.db.read() as s:
-        due = ops.due_deliveries(s, now)
+        due = alerts_store.due_deliveries(s, now)
     sent = failed = dead = 0
     for d in due:
         sink = sinks.get(d.sink)
@@ -112,7 +107,7 @@ def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
                 ):
                     is_dead = True
         with ctx.db.transaction() as s:
-            ops.mark_delivery(
+            alerts_store.mark_delivery(
                 s, d.id, now, ok=ok, status=status, error=error, retry_in=retry_in, dead=is_dead
             )
         sent += ok

@@ -14,7 +14,10 @@ from monitor.config import ModelSettings, parse_duration, parse_reference
 from monitor.jobs.alerts import evaluate_alerts
 from monitor.jobs.context import JobContext, Skip, embed_by_hash
 from monitor.stats.drift_map import map_document
-from monitor.storage import repository as repo
+from monitor.storage import canaries as canaries_store
+from monitor.storage import drift as drift_store
+from monitor.storage import samples as samples_store
+from monitor.storage import versions as versions_store
 
 __all__ = ["drift_job", "embed_missing"]
 
@@ -28,7 +31,7 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     kind, arg = parse_reference(cfg.reference)
     now = ctx.clock.now()
     with ctx.db.read() as s:
-        cur_start = repo.latest_window_start(s)
+        cur_start = samples_store.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
     cur_end = cur_start + window
@@ -37,8 +40,8 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     details: dict[str, Any] = {}
     for model in ctx.models(only):
         with ctx.db.transaction() as s:
-            mv = repo.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
-            changed = repo.changed_canary_sets(s, mv.id)
+            mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+            changed = canaries_store.changed_canary_sets(s, mv.id)
         if changed:
             # vectors from before and after a silent change are not comparable: no drift
             # run (and no caching of the new vectors) until someone re-baselines
@@ -52,9 +55,9 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
             continue
         embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
         with ctx.db.read() as s:
-            ref_ids, _, ref = repo.window_embeddings(s, mv.id, ref_start, ref_end)
-            cur_ids, cur_texts, cur = repo.window_embeddings(s, mv.id, cur_start, cur_end)
-            if repo.drift_run_exists(s, mv.id, cur_start, len(cur)):
+            ref_ids, _, ref = samples_store.window_embeddings(s, mv.id, ref_start, ref_end)
+            cur_ids, cur_texts, cur = samples_store.window_embeddings(s, mv.id, cur_start, cur_end)
+            if drift_store.drift_run_exists(s, mv.id, cur_start, len(cur)):
                 details[model.name] = {"verdict": "unchanged input, not re-run"}
                 continue
         seed = (cfg.seed * 1_000_003 + int(cur_start.timestamp()) + mv.id) % (2**31)
@@ -79,7 +82,7 @@ def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
         if result is not None and len(ref) >= 2:
             explanation = _with_map(explanation, ref, cur, ref_ids, cur_ids, rng)
         with ctx.db.transaction() as s:
-            run_id = repo.save_drift_run(
+            run_id = drift_store.save_drift_run(
                 s,
                 model_version_id=mv.id,
                 created_at=now,
@@ -182,7 +185,7 @@ def embed_missing(
         with ctx.db.read() as s:
             missing = [
                 m
-                for m in repo.samples_missing_embeddings(s, mv_id, since, until)
+                for m in samples_store.samples_missing_embeddings(s, mv_id, since, until)
                 if m[2] is not None
             ]
         texts: dict[str, str] = {}
@@ -191,7 +194,7 @@ def embed_missing(
                 texts.setdefault(h, text)
         vectors = embed_by_hash(ctx, model, mv_id, texts)
         with ctx.db.transaction() as s:
-            n += repo.save_query_embeddings(
+            n += samples_store.save_query_embeddings(
                 s, mv_id, ((sid, vectors[h]) for sid, h, _ in missing if h in vectors)
             )
     return n

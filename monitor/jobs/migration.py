@@ -16,7 +16,8 @@ from monitor.jobs.context import (
     split_items,
 )
 from monitor.stats import crossmodel
-from monitor.storage import repository as repo
+from monitor.storage import canaries as canaries_store
+from monitor.storage import versions as versions_store
 
 __all__ = ["format_migrate_check", "migrate_check"]
 
@@ -35,10 +36,10 @@ def migrate_check(
     a_model, b_model = ctx.settings.model(from_name), ctx.settings.model(to_name)
     now = ctx.clock.now()
     with ctx.db.transaction() as s:
-        set_id, _ = repo.import_canary_set(s, cset.name, cset.path, items, qrels, now)
-        a = repo.ensure_model_version(s, a_model.name, dataclasses.asdict(a_model), now)
-        b = repo.ensure_model_version(s, b_model.name, dataclasses.asdict(b_model), now)
-        records = repo.canary_items(s, set_id)
+        set_id, _ = canaries_store.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+        a = versions_store.ensure_model_version(s, a_model.name, dataclasses.asdict(a_model), now)
+        b = versions_store.ensure_model_version(s, b_model.name, dataclasses.asdict(b_model), now)
+        records = canaries_store.canary_items(s, set_id)
     ea = embed_items(ctx, a_model, records)
     started = time.perf_counter()
     eb = embed_items(ctx, b_model, records)
@@ -63,7 +64,7 @@ def migrate_check(
     doc["from"] = {"model": a.model, "model_version": a.version}
     doc["to"] = {"model": b.model, "model_version": b.version}
     with ctx.db.transaction() as s:
-        check_id = repo.save_migrate_check(
+        check_id = canaries_store.save_migrate_check(
             s,
             from_version_id=a.id,
             to_version_id=b.id,

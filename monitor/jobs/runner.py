@@ -23,7 +23,7 @@ from monitor.jobs.context import JobContext, Skip
 from monitor.jobs.registry import JOB_NAMES
 from monitor.logctx import CURRENT_JOB
 from monitor.stats import InsufficientDataError
-from monitor.storage import operations as ops
+from monitor.storage import job_runs as job_runs_store
 
 __all__ = ["JOBS", "JobFn", "JobOutcome", "JobStatus", "run_job"]
 
@@ -71,10 +71,10 @@ def run_job(
     try:
         if slot is None:
             with ctx.db.transaction() as s:
-                claimed = ops.start_job_run(s, job, ctx.replica, ctx.clock.now())
+                claimed = job_runs_store.start_job_run(s, job, ctx.replica, ctx.clock.now())
         else:
             now = ctx.clock.now()
-            claimed = ops.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
+            claimed = job_runs_store.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
         return JobOutcome(job=job, status="failed", items=0, message=str(exc))
@@ -109,7 +109,7 @@ def run_job(
     try:
         try:
             with ctx.db.transaction() as s:
-                ops.finish_job_run(
+                job_runs_store.finish_job_run(
                     s, run_id, status, ctx.clock.now(), items=items, error=message or None
                 )
         except MonitorError as exc:  # the row stays 'running' until its lease lapses
@@ -131,6 +131,6 @@ def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.E
     while not stop.wait(lease.total_seconds() / 3):
         try:
             with ctx.db.transaction() as s:
-                ops.extend_lease(s, run_id, ctx.clock.now() + lease)
+                job_runs_store.extend_lease(s, run_id, ctx.clock.now() + lease)
         except MonitorError as exc:  # the database is away; the lease will lapse
             log.warning("could not renew the lease of run %d: %s", run_id, exc)

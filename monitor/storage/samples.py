@@ -1,8 +1,10 @@
-"""Query functions of the query sources: file positions, SQL watermarks, reservoir windows.
+"""Query samples: file positions, SQL watermarks, reservoir windows, and their vectors.
 
-Callers own the transaction. The reservoir state is written with a compare-and-set
-on ``seen`` (:func:`advance_window`), so two writers of one window never both win:
-the loser re-plans from the new state.
+The vectors are the query-embedding cache: one per (sample, model version),
+reused for every sample with the same text hash. Callers own the transaction.
+The reservoir state is written with a compare-and-set on ``seen``
+(:func:`advance_window`), so two writers of one window never both win: the loser
+re-plans from the new state.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import Table, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,21 +29,27 @@ from monitor.storage.schema import (
     SourcePosition,
     SourceWatermark,
 )
-from monitor.storage.vectors import encode_vector
+from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 
 __all__ = [
     "SampleRow",
     "WindowState",
     "add_counts",
     "advance_window",
+    "drop_query_embeddings",
+    "embeddings_by_hash",
     "file_positions",
     "get_watermark",
+    "latest_window_start",
     "open_windows",
     "replace_file_positions",
+    "samples_missing_embeddings",
+    "save_query_embeddings",
     "save_vectors",
     "set_watermark",
     "slot_hashes",
     "strata",
+    "window_embeddings",
     "write_samples",
 ]
 
@@ -280,3 +288,103 @@ def save_vectors(session: Session, rows: Iterable[tuple[int, int, np.ndarray]]) 
     if values:
         session.execute(insert(_table(QueryEmbedding)), values)
     return len(values)
+
+
+def samples_missing_embeddings(
+    session: Session, mv_id: int, since: datetime, until: datetime
+) -> list[tuple[int, str, str | None]]:
+    """(sample id, text hash, text) of samples in [since, until) this version has not embedded."""
+    q = (
+        select(QuerySample.id, QuerySample.text_hash, QuerySample.text)
+        .outerjoin(
+            QueryEmbedding,
+            and_(
+                QueryEmbedding.sample_id == QuerySample.id, QueryEmbedding.model_version_id == mv_id
+            ),
+        )
+        .where(
+            QueryEmbedding.sample_id.is_(None),
+            QuerySample.window_start >= since,
+            QuerySample.window_start < until,
+        )
+        .order_by(QuerySample.id)
+    )
+    return [(r[0], r[1], r[2]) for r in session.execute(q).all()]
+
+
+def embeddings_by_hash(
+    session: Session, mv_id: int, hashes: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Vectors this version already made for these text hashes: the query-embedding cache."""
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(hashes), 500):
+        rows = session.execute(
+            select(
+                QuerySample.text_hash,
+                QueryEmbedding.vector,
+                QueryEmbedding.dtype,
+                QueryEmbedding.dim,
+            )
+            .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
+            .where(
+                QueryEmbedding.model_version_id == mv_id,
+                QuerySample.text_hash.in_(hashes[start : start + 500]),
+            )
+        ).all()
+        for h, blob, dtype, dim in rows:
+            out.setdefault(h, decode_vector(blob, dtype, dim))
+    return out
+
+
+def save_query_embeddings(
+    session: Session, mv_id: int, pairs: Iterable[tuple[int, np.ndarray]]
+) -> int:
+    n = 0
+    for sample_id, vec in pairs:
+        blob, dtype, dim = encode_vector(vec)
+        session.add(
+            QueryEmbedding(
+                sample_id=sample_id, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob
+            )
+        )
+        n += 1
+    session.flush()
+    return n
+
+
+def latest_window_start(session: Session) -> datetime | None:
+    value = session.scalar(select(func.max(QuerySample.window_start)))
+    return as_utc(value) if value is not None else None
+
+
+def window_embeddings(
+    session: Session, mv_id: int, since: datetime, until: datetime
+) -> tuple[list[int], list[str | None], np.ndarray]:
+    """(sample ids, redacted texts, vectors) embedded by ``mv_id`` in [since, until)."""
+    rows = session.execute(
+        select(
+            QuerySample.id,
+            QuerySample.text,
+            QueryEmbedding.vector,
+            QueryEmbedding.dtype,
+            QueryEmbedding.dim,
+        )
+        .join(QueryEmbedding, QueryEmbedding.sample_id == QuerySample.id)
+        .where(
+            QueryEmbedding.model_version_id == mv_id,
+            QuerySample.window_start >= since,
+            QuerySample.window_start < until,
+        )
+        .order_by(QuerySample.id)
+    ).all()
+    return (
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        decode_vectors([(r[2], r[3], r[4]) for r in rows]),
+    )
+
+
+def drop_query_embeddings(session: Session, mv_id: int) -> int:
+    """Forget every cached query vector of a version (they may predate a model change)."""
+    result = session.execute(delete(QueryEmbedding).where(QueryEmbedding.model_version_id == mv_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
