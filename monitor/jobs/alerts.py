@@ -64,7 +64,9 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
         now,
         parse_duration(ctx.settings.alerts.renotify),
     )
-    return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
+    return write_transitions(
+        s, transitions, ctx.settings.alerts.sinks, now, ctx.settings.server.public_url
+    )
 
 
 def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
@@ -76,6 +78,7 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
             ctx.settings.alerts.sinks,
             parse_duration(ctx.settings.alerts.renotify),
             ctx.clock.now(),
+            ctx.settings.server.public_url,
         )
     return n, {"transitions": n, "resends": resent}
 
@@ -104,7 +107,11 @@ def _queue(
 
 
 def write_transitions(
-    s: Session, transitions: Iterable[Transition], sinks: Iterable[SinkSettings], now: datetime
+    s: Session,
+    transitions: Iterable[Transition],
+    sinks: Iterable[SinkSettings],
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Apply transitions to the alerts table and queue deliveries to matching sinks.
 
@@ -142,7 +149,7 @@ def write_transitions(
         n += 1
         if not notify:
             continue
-        payload = alert_payload(t, notify, now)
+        payload = alert_payload(t, notify, now, public_url=public_url)
         for sink in sink_list:
             if sink_accepts(sink, t.severity, t.labels):
                 _queue(s, alert_id, t.fingerprint, notify, payload, sink, now)
@@ -150,7 +157,11 @@ def write_transitions(
 
 
 def queue_resends(
-    s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta, now: datetime
+    s: Session,
+    sinks: Iterable[SinkSettings],
+    default_resend: timedelta,
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Re-queue firing alerts to sinks that want them repeated (``resend``).
 
@@ -183,7 +194,7 @@ def queue_resends(
                 alert.id,
                 alert.fingerprint,
                 "firing",
-                alert_payload(alert, "firing", now),
+                alert_payload(alert, "firing", now, public_url=public_url),
                 sink,
                 now,
             )
