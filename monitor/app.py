@@ -200,7 +200,9 @@ class Agent:
         try:
             new = load_settings(self.config_path)
             now = self.ctx.clock.now()
-            periods = {name: schedule_period(name, job_schedule(new, name), now) for name in CYCLE}
+            periods: dict[str, timedelta] = {
+                name: schedule_period(name, job_schedule(new, name), now) for name in CYCLE
+            }
         except MonitorError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
             return False

@@ -237,14 +237,14 @@ def cmd_canary(args: argparse.Namespace) -> int:
             with db.read() as s:
                 runs = canaries_store.latest_canary_runs(s)
                 for name in names:
-                    set_id = canaries_store.latest_canary_set(s, name)
-                    if set_id is None:
+                    latest = canaries_store.latest_canary_set(s, name)
+                    if latest is None:
                         print(f"{name}: not imported yet")
                         continue
-                    items = canaries_store.canary_items(s, set_id)
-                    kinds = {k: sum(i.kind == k for i in items) for k in ("query", "document")}
+                    records = canaries_store.canary_items(s, latest)
+                    kinds = {k: sum(r.kind == k for r in records) for k in ("query", "document")}
                     print(
-                        f"{name}: version id {set_id}, {kinds['query']} queries, "
+                        f"{name}: version id {latest}, {kinds['query']} queries, "
                         f"{kinds['document']} documents"
                     )
                     if args.canary_command == "show":
@@ -338,9 +338,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     f"{a.started_at.isoformat():26} {a.summary}{ack}"
                 )
             for x in silences:
-                matchers = ",".join(f"{k}={v}" for k, v in x.matchers.items())
+                shown = ",".join(f"{k}={v}" for k, v in x.matchers.items())
                 print(
-                    f"silence {x.id}: {matchers} until {x.ends_at.isoformat()} by "
+                    f"silence {x.id}: {shown} until {x.ends_at.isoformat()} by "
                     f"{x.created_by}: {x.comment}"
                 )
         elif args.alerts_command == "silence":

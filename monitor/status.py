@@ -16,6 +16,39 @@ def _iso(value: datetime | None) -> str | None:
 
 def status_document(snap: Snapshot, now: datetime) -> dict[str, Any]:
     """Model versions with their latest verdicts, firing alerts, and each job's health."""
+    return {
+        "generated_at": now.isoformat(),
+        "model_versions": _model_versions(snap),
+        "alerts": [
+            {
+                "id": a.id,
+                "rule": a.rule,
+                "state": a.state,
+                "severity": a.severity,
+                "summary": a.summary,
+                "labels": a.labels,
+                "since": _iso(a.started_at),
+                "acknowledged": a.acknowledged_at is not None,
+            }
+            for a in snap.alerts
+        ],
+        "jobs": [
+            {
+                "job": j.job,
+                "last_status": j.last_status,
+                "last_started": _iso(j.last_started_at),
+                "last_success": _iso(j.last_success_at),
+                "last_duration_seconds": j.last_duration_seconds,
+                "failures": j.failures,
+                "consecutive_failures": j.consecutive_failures,
+            }
+            for j in snap.jobs
+        ],
+    }
+
+
+def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
+    """Each active model version with its latest canary runs (per set) and drift run."""
     versions: dict[tuple[str, str], dict[str, Any]] = {}
     for mv in snap.model_versions:
         versions[(mv.model, mv.version)] = {
@@ -54,35 +87,7 @@ def status_document(snap: Snapshot, now: datetime) -> dict[str, Any]:
                     if v.get("p_value") is not None
                 },
             }
-    return {
-        "generated_at": now.isoformat(),
-        "model_versions": list(versions.values()),
-        "alerts": [
-            {
-                "id": a.id,
-                "rule": a.rule,
-                "state": a.state,
-                "severity": a.severity,
-                "summary": a.summary,
-                "labels": a.labels,
-                "since": _iso(a.started_at),
-                "acknowledged": a.acknowledged_at is not None,
-            }
-            for a in snap.alerts
-        ],
-        "jobs": [
-            {
-                "job": j.job,
-                "last_status": j.last_status,
-                "last_started": _iso(j.last_started_at),
-                "last_success": _iso(j.last_success_at),
-                "last_duration_seconds": j.last_duration_seconds,
-                "failures": j.failures,
-                "consecutive_failures": j.consecutive_failures,
-            }
-            for j in snap.jobs
-        ],
-    }
+    return list(versions.values())
 
 
 def format_status(doc: dict[str, Any]) -> str:

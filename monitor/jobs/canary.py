@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from monitor.canaries import read_canary_set
-from monitor.config import CanarySetSettings
+from monitor.canaries import Item, Qrel, read_canary_set
+from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
 from monitor.jobs.alerts import evaluate_alerts
 from monitor.jobs.context import (
@@ -24,7 +24,12 @@ from monitor.jobs.context import (
     split_items,
 )
 from monitor.stats import retrieval
-from monitor.stats.canary import compare_to_baseline, noise_floor, rowwise_cosine
+from monitor.stats.canary import (
+    CanaryComparison,
+    compare_to_baseline,
+    noise_floor,
+    rowwise_cosine,
+)
 from monitor.storage import canaries as canaries_store
 from monitor.storage import samples as samples_store
 from monitor.storage import versions as versions_store
@@ -103,83 +108,91 @@ def canary_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """The canary job: every model version on every canary set."""
     if not ctx.settings.canary_sets:
         raise Skip("no [[canary_sets]] configured")
-    now = ctx.clock.now()
-    done = 0
     details: dict[str, Any] = {}
     sets = [(c, read_canary_set(c.path, c.qrels)) for c in ctx.settings.canary_sets]
     for model in ctx.models(only):
         for cset, (items, qrels) in sets:
-            with ctx.db.transaction() as s:
-                set_id, _ = canaries_store.import_canary_set(
-                    s, cset.name, cset.path, items, qrels, now
-                )
-                mv = versions_store.ensure_model_version(
-                    s, model.name, dataclasses.asdict(model), now
-                )
-                records = canaries_store.canary_items(s, set_id)
-                baseline = canaries_store.current_baseline(s, set_id, mv.id)
-            repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
-            embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
-            current = embedded[-1]
-            overlap = None
-            rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
-            with ctx.db.transaction() as s:
-                if baseline is None:
-                    floor = noise_floor([e.vectors for e in embedded])
-                    baseline_id = canaries_store.save_baseline(
-                        s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
-                    )
-                    vectors = embedded[0].vectors  # the last repeat is the first observation
-                else:
-                    baseline_id, floor, vectors = baseline
-                cmp = compare_to_baseline(
-                    vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine
-                )
-                overlap = topk_overlap(records, vectors, current.vectors)
-                run_id = canaries_store.save_canary_run(
-                    s,
-                    set_id=set_id,
-                    model_version_id=mv.id,
-                    baseline_id=baseline_id,
-                    created_at=now,
-                    verdict=cmp.verdict,
-                    n_items=cmp.n_items,
-                    min_cosine=cmp.min_cosine,
-                    p01_cosine=cmp.p01_cosine,
-                    mean_cosine=cmp.mean_cosine,
-                    share_below=cmp.share_below,
-                    norm_ratio=cmp.norm_ratio,
-                    dim_baseline=cmp.dim_baseline,
-                    dim_current=cmp.dim_current,
-                    tolerance=cmp.tolerance,
-                    details={
-                        "reasons": list(cmp.reasons),
-                        "baseline_created": baseline is None,
-                        "noise_floor": floor,
-                        "identity": current.identity,
-                        f"top{OVERLAP_K}_overlap_stale_index": overlap,
-                        "item_cosines": item_cosines(records, vectors, current.vectors),
-                    },
-                )
-                if overlap is not None:
-                    rows.append(
-                        (f"top{OVERLAP_K}_overlap_stale_index", current.vectors.shape[1], overlap)
-                    )
-                canaries_store.save_retrieval_metrics(s, run_id, rows)
-                details[f"{model.name}/{cset.name}"] = {
-                    "verdict": cmp.verdict,
-                    "min_cosine": cmp.min_cosine,
-                    "mean_cosine": cmp.mean_cosine,
-                    "run_id": run_id,
-                    "baseline_created": baseline is None,
-                    "reasons": list(cmp.reasons),
-                    "topk_overlap": overlap,
-                    "retrieval": quality,
-                    "identity": current.identity,
-                }
-                evaluate_alerts(ctx, s)
-            done += 1
-    return done, details
+            details[f"{model.name}/{cset.name}"] = _canary_run(ctx, model, cset, items, qrels)
+    return len(details), details
+
+
+def _canary_run(
+    ctx: JobContext,
+    model: ModelSettings,
+    cset: CanarySetSettings,
+    items: list[Item],
+    qrels: list[Qrel],
+) -> dict[str, Any]:
+    """Embed one set with one model version, compare with its baseline (made on first run)."""
+    now = ctx.clock.now()
+    with ctx.db.transaction() as s:
+        set_id, _ = canaries_store.import_canary_set(s, cset.name, cset.path, items, qrels, now)
+        mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+        records = canaries_store.canary_items(s, set_id)
+        baseline = canaries_store.current_baseline(s, set_id, mv.id)
+    repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
+    embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
+    current = embedded[-1]
+    rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
+    with ctx.db.transaction() as s:
+        if baseline is None:
+            floor = noise_floor([e.vectors for e in embedded])
+            baseline_id = canaries_store.save_baseline(
+                s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
+            )
+            vectors = embedded[0].vectors  # the last repeat is the first observation
+        else:
+            baseline_id, floor, vectors = baseline
+        cmp = compare_to_baseline(vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine)
+        overlap = topk_overlap(records, vectors, current.vectors)
+        stale = f"top{OVERLAP_K}_overlap_stale_index"
+        run_id = canaries_store.save_canary_run(
+            s,
+            set_id=set_id,
+            model_version_id=mv.id,
+            baseline_id=baseline_id,
+            created_at=now,
+            **_comparison_columns(cmp),
+            details={
+                "reasons": list(cmp.reasons),
+                "baseline_created": baseline is None,
+                "noise_floor": floor,
+                "identity": current.identity,
+                stale: overlap,
+                "item_cosines": item_cosines(records, vectors, current.vectors),
+            },
+        )
+        if overlap is not None:
+            rows.append((stale, current.vectors.shape[1], overlap))
+        canaries_store.save_retrieval_metrics(s, run_id, rows)
+        evaluate_alerts(ctx, s)
+    return {
+        "verdict": cmp.verdict,
+        "min_cosine": cmp.min_cosine,
+        "mean_cosine": cmp.mean_cosine,
+        "run_id": run_id,
+        "baseline_created": baseline is None,
+        "reasons": list(cmp.reasons),
+        "topk_overlap": overlap,
+        "retrieval": quality,
+        "identity": current.identity,
+    }
+
+
+def _comparison_columns(cmp: CanaryComparison) -> dict[str, Any]:
+    """The canary_runs columns of a comparison with the baseline."""
+    return {
+        "verdict": cmp.verdict,
+        "n_items": cmp.n_items,
+        "min_cosine": cmp.min_cosine,
+        "p01_cosine": cmp.p01_cosine,
+        "mean_cosine": cmp.mean_cosine,
+        "share_below": cmp.share_below,
+        "norm_ratio": cmp.norm_ratio,
+        "dim_baseline": cmp.dim_baseline,
+        "dim_current": cmp.dim_current,
+        "tolerance": cmp.tolerance,
+    }
 
 
 def rebaseline(

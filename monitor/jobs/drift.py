@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,92 +25,101 @@ __all__ = ["drift_job", "embed_missing"]
 log = logging.getLogger("driftmon.jobs")
 
 
+@dataclass(frozen=True)
+class _Windows:
+    ref_start: datetime
+    ref_end: datetime
+    cur_start: datetime
+    cur_end: datetime
+
+
 def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """Test the latest sampling window against the reference, per model version."""
-    cfg = ctx.settings.drift
     window = parse_duration(ctx.settings.sampling.window)
-    kind, arg = parse_reference(cfg.reference)
-    now = ctx.clock.now()
+    kind, arg = parse_reference(ctx.settings.drift.reference)
     with ctx.db.read() as s:
         cur_start = samples_store.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
-    cur_end = cur_start + window
     ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    w = _Windows(ref_start, ref_end, cur_start, cur_start + window)
     done = 0
     details: dict[str, Any] = {}
     for model in ctx.models(only):
-        with ctx.db.transaction() as s:
-            mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
-            changed = canaries_store.changed_canary_sets(s, mv.id)
-        if changed:
-            # vectors from before and after a silent change are not comparable: no drift
-            # run (and no caching of the new vectors) until someone re-baselines
-            details[model.name] = {
-                "verdict": "suspended",
-                "reason": f"the canary set(s) {', '.join(changed)} say the model changed under "
-                f"its name; run 'driftmon canary rebaseline' once the index is "
-                "rebuilt",
-            }
-            log.warning("drift run for %s suspended: %s", model.name, details[model.name]["reason"])
-            continue
-        embed_missing(ctx, model, mv.id, [(ref_start, ref_end), (cur_start, cur_end)])
-        with ctx.db.read() as s:
-            ref_ids, _, ref = samples_store.window_embeddings(s, mv.id, ref_start, ref_end)
-            cur_ids, cur_texts, cur = samples_store.window_embeddings(s, mv.id, cur_start, cur_end)
-            if drift_store.drift_run_exists(s, mv.id, cur_start, len(cur)):
-                details[model.name] = {"verdict": "unchanged input, not re-run"}
-                continue
-        seed = (cfg.seed * 1_000_003 + int(cur_start.timestamp()) + mv.id) % (2**31)
-        rng = np.random.default_rng(seed)
-        if len(ref) > cfg.max_reference:
-            keep = np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))
-            ref, ref_ids = ref[keep], [ref_ids[i] for i in keep]
-        if len(ref) == 0 or len(cur) == 0:
-            result = None
-        else:
-            result = stats.run_suite(
-                ref,
-                cur,
-                alpha=cfg.alpha,
-                n_permutations=cfg.permutations,
-                seed=seed,
-                tests=cfg.tests or None,
-                min_samples=cfg.min_samples,
-            )
-        verdict = result.verdict if result is not None else "insufficient_data"
-        explanation = _explain(result, cur_texts) if result is not None else None
-        if result is not None and len(ref) >= 2:
-            explanation = _with_map(explanation, ref, cur, ref_ids, cur_ids, rng)
-        with ctx.db.transaction() as s:
-            run_id = drift_store.save_drift_run(
-                s,
-                model_version_id=mv.id,
-                created_at=now,
-                window_start=cur_start,
-                window_end=cur_end,
-                reference_start=ref_start,
-                reference_end=ref_end,
-                n_ref=len(ref),
-                n_cur=len(cur),
-                verdict=verdict,
-                alpha=cfg.alpha,
-                seed=seed,
-                policy=result.policy if result is not None else "",
-                explanation=explanation,
-                metrics=[_metric_row(t) for t in (result.tests.values() if result else [])],
-            )
-            evaluate_alerts(ctx, s)
-        details[model.name] = {
-            "verdict": verdict,
-            "run_id": run_id,
-            "n_ref": len(ref),
-            "n_cur": len(cur),
-            "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
-            "explanation": {k: v for k, v in (explanation or {}).items() if k != "map"} or None,
-        }
-        done += 1
+        details[model.name] = _drift_model(ctx, model, w)
+        done += "run_id" in details[model.name]
     return done, details
+
+
+def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str, Any]:
+    """One model version's drift run; its details for the CLI."""
+    cfg = ctx.settings.drift
+    now = ctx.clock.now()
+    with ctx.db.transaction() as s:
+        mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
+        changed = canaries_store.changed_canary_sets(s, mv.id)
+    if changed:
+        # vectors from before and after a silent change are not comparable: no drift
+        # run (and no caching of the new vectors) until someone re-baselines
+        reason = (
+            f"the canary set(s) {', '.join(changed)} say the model changed under its name; "
+            "run 'driftmon canary rebaseline' once the index is rebuilt"
+        )
+        log.warning("drift run for %s suspended: %s", model.name, reason)
+        return {"verdict": "suspended", "reason": reason}
+    embed_missing(ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)])
+    with ctx.db.read() as s:
+        ref_ids, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
+        cur_ids, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)
+        if drift_store.drift_run_exists(s, mv.id, w.cur_start, len(cur)):
+            return {"verdict": "unchanged input, not re-run"}
+    seed = (cfg.seed * 1_000_003 + int(w.cur_start.timestamp()) + mv.id) % (2**31)
+    rng = np.random.default_rng(seed)
+    if len(ref) > cfg.max_reference:
+        keep = np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))
+        ref, ref_ids = ref[keep], [ref_ids[i] for i in keep]
+    result = None
+    if len(ref) > 0 and len(cur) > 0:
+        result = stats.run_suite(
+            ref,
+            cur,
+            alpha=cfg.alpha,
+            n_permutations=cfg.permutations,
+            seed=seed,
+            tests=cfg.tests or None,
+            min_samples=cfg.min_samples,
+        )
+    verdict = result.verdict if result is not None else "insufficient_data"
+    explanation = _explain(result, cur_texts) if result is not None else None
+    if result is not None and len(ref) >= 2:
+        explanation = _with_map(explanation, ref, cur, ref_ids, cur_ids, rng)
+    with ctx.db.transaction() as s:
+        run_id = drift_store.save_drift_run(
+            s,
+            model_version_id=mv.id,
+            created_at=now,
+            window_start=w.cur_start,
+            window_end=w.cur_end,
+            reference_start=w.ref_start,
+            reference_end=w.ref_end,
+            n_ref=len(ref),
+            n_cur=len(cur),
+            verdict=verdict,
+            alpha=cfg.alpha,
+            seed=seed,
+            policy=result.policy if result is not None else "",
+            explanation=explanation,
+            metrics=[_metric_row(t) for t in (result.tests.values() if result else [])],
+        )
+        evaluate_alerts(ctx, s)
+    return {
+        "verdict": verdict,
+        "run_id": run_id,
+        "n_ref": len(ref),
+        "n_cur": len(cur),
+        "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
+        "explanation": {k: v for k, v in (explanation or {}).items() if k != "map"} or None,
+    }
 
 
 def _metric_row(t: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal, get_args
 
@@ -21,7 +22,7 @@ def job_schedule(settings: Settings, job: str) -> str:
 
 
 def job_interval(
-    settings: Settings, job: str, cron_periods: dict[str, timedelta] | None = None
+    settings: Settings, job: str, cron_periods: Mapping[str, timedelta] | None = None
 ) -> timedelta:
     """The job's interval; for a cron schedule, the period the scheduler measured (else a day)."""
     kind, arg = parse_schedule(job_schedule(settings, job))

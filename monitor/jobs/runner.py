@@ -66,65 +66,82 @@ def run_job(
     """
     fn = JOBS[job]
     lease = parse_duration(ctx.settings.agent.lease)
-    stop_heartbeat = threading.Event()
-    claimed: int | None
     try:
-        if slot is None:
-            with ctx.db.transaction() as s:
-                claimed = job_runs_store.start_job_run(s, job, ctx.replica, ctx.clock.now())
-        else:
-            now = ctx.clock.now()
-            claimed = job_runs_store.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
+        run_id = _claim(ctx, job, slot, lease)
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
         return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+    if run_id is None:
+        log.debug("job %s: slot %s already claimed", job, slot)
+        return JobOutcome(job=job, status="claimed_elsewhere", items=0)
+    stop_heartbeat = threading.Event()
     if slot is not None:
-        if claimed is None:
-            log.debug("job %s: slot %s already claimed", job, slot.isoformat())
-            return JobOutcome(job=job, status="claimed_elsewhere", items=0)
         threading.Thread(
             target=_heartbeat,
-            args=(ctx, claimed, lease, stop_heartbeat),
+            args=(ctx, run_id, lease, stop_heartbeat),
             name=f"driftmon-lease-{job}",
             daemon=True,
         ).start()
-    assert claimed is not None
-    run_id = claimed
     token = CURRENT_JOB.set((job, run_id))
     started = time.perf_counter()
-    status: JobStatus = "ok"
-    message, items = "", 0
-    details: dict[str, Any] = {}
     try:
-        items, details = fn(ctx, model)
-    except (Skip, InsufficientDataError) as exc:
-        status, message = "skipped", str(exc)
-    except MonitorError as exc:
-        status, message = "failed", str(exc)
-    except Exception as exc:  # a job's bug must not stop the other jobs
-        status, message = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        log.exception("job %s crashed", job)
+        outcome = _call(fn, ctx, job, model)
     finally:
         stop_heartbeat.set()
     try:
-        try:
-            with ctx.db.transaction() as s:
-                job_runs_store.finish_job_run(
-                    s, run_id, status, ctx.clock.now(), items=items, error=message or None
-                )
-        except MonitorError as exc:  # the row stays 'running' until its lease lapses
-            log.error("job %s: could not record its outcome: %s", job, exc)
-        log.info(
-            "job %s %s in %.2fs (%d items)%s",
-            job,
-            status,
-            time.perf_counter() - started,
-            items,
-            f": {message}" if message else "",
-        )
+        _record(ctx, run_id, outcome, time.perf_counter() - started)
     finally:
         CURRENT_JOB.reset(token)
-    return JobOutcome(job=job, status=status, items=items, message=message, details=details)
+    return outcome
+
+
+def _claim(ctx: JobContext, job: str, slot: datetime | None, lease: timedelta) -> int | None:
+    """The new run's id; None when another replica has this slot."""
+    if slot is None:
+        with ctx.db.transaction() as s:
+            return job_runs_store.start_job_run(s, job, ctx.replica, ctx.clock.now())
+    now = ctx.clock.now()
+    return job_runs_store.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
+
+
+def _call(fn: JobFn, ctx: JobContext, job: str, model: str | None) -> JobOutcome:
+    """The job's own outcome: ok, skipped (nothing to do, too little data) or failed."""
+    try:
+        items, details = fn(ctx, model)
+    except (Skip, InsufficientDataError) as exc:
+        return JobOutcome(job=job, status="skipped", items=0, message=str(exc))
+    except MonitorError as exc:
+        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+    except Exception as exc:  # a job's bug must not stop the other jobs
+        log.exception("job %s crashed", job)
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        return JobOutcome(
+            job=job, status="failed", items=0, message=f"{type(exc).__name__}: {first}"
+        )
+    return JobOutcome(job=job, status="ok", items=items, details=details)
+
+
+def _record(ctx: JobContext, run_id: int, outcome: JobOutcome, seconds: float) -> None:
+    try:
+        with ctx.db.transaction() as s:
+            job_runs_store.finish_job_run(
+                s,
+                run_id,
+                outcome.status,
+                ctx.clock.now(),
+                items=outcome.items,
+                error=outcome.message or None,
+            )
+    except MonitorError as exc:  # the row stays 'running' until its lease lapses
+        log.error("job %s: could not record its outcome: %s", outcome.job, exc)
+    log.info(
+        "job %s %s in %.2fs (%d items)%s",
+        outcome.job,
+        outcome.status,
+        seconds,
+        outcome.items,
+        f": {outcome.message}" if outcome.message else "",
+    )
 
 
 def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.Event) -> None:

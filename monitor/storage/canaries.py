@@ -117,7 +117,7 @@ def current_baseline(
         .where(CanaryBaselineVector.baseline_id == bl.id)
         .order_by(CanaryItem.position)
     ).all()
-    return bl.id, bl.noise_floor, decode_vectors([tuple(r) for r in rows])
+    return bl.id, bl.noise_floor, decode_vectors([(blob, dt, dim) for blob, dt, dim in rows])
 
 
 def save_baseline(
