@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor import metrics
 from monitor.clock import Clock, SystemClock
-from monitor.config import Settings, load_settings, parse_duration, parse_schedule
+from monitor.config import Interval, Schedule, Settings, load_settings
 from monitor.errors import MonitorError, StorageError
 from monitor.jobs.context import ContextSwitch, JobContext, default_replica
 from monitor.jobs.ingest import ingest_route
@@ -116,6 +116,10 @@ class Agent:
             checks["database"] = "ok"
         except MonitorError as exc:
             checks["database"] = str(exc)
+        failed_write = self.db.last_write_error
+        checks["writes"] = (
+            "ok" if failed_write is None else f"the last write failed: {failed_write}"
+        )
         running = self._scheduler is not None and self._scheduler.running
         checks["scheduler"] = "ok" if running else "not running"
         if checks["database"] == "ok":
@@ -150,7 +154,7 @@ class Agent:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _specs(self) -> list[tuple[str, str]]:
+    def _specs(self) -> list[tuple[str, Schedule]]:
         return [(name, job_schedule(self.settings, name)) for name in CYCLE]
 
     def _lock_sqlite(self) -> None:
@@ -181,8 +185,8 @@ class Agent:
         self._scheduler = build_scheduler(
             self._specs(),
             self.run_scheduled,
-            misfire_grace=parse_duration(sched.misfire_grace),
-            jitter=parse_duration(sched.jitter),
+            misfire_grace=sched.misfire_grace.delta,
+            jitter=sched.jitter.delta,
             first_run=now,
         )
         if self.settings.server.enabled:
@@ -224,16 +228,14 @@ class Agent:
             )
         )
         if self._scheduler is not None:
-            reschedule(
-                self._scheduler, self._specs(), jitter=parse_duration(new.schedule.jitter), now=now
-            )
+            reschedule(self._scheduler, self._specs(), jitter=new.schedule.jitter.delta, now=now)
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
     def stop(self) -> None:
         """Stop scheduling; give running jobs the grace period; close everything."""
         self._stop.set()
-        grace = parse_duration(self.settings.agent.shutdown_grace).total_seconds()
+        grace = self.settings.agent.shutdown_grace.total_seconds()
         if self._scheduler is not None and self._scheduler.running:
             waiter = threading.Thread(
                 target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True
@@ -278,8 +280,8 @@ class Agent:
 def _slot(ctx: JobContext, name: str) -> datetime:
     """The start of the scheduled execution this run belongs to (see run_job)."""
     now = ctx.clock.now()
-    kind, arg = parse_schedule(job_schedule(ctx.settings, name))
-    if kind == "cron":
+    schedule = job_schedule(ctx.settings, name)
+    if not isinstance(schedule, Interval):
         return now.replace(second=0, microsecond=0)
-    step = arg.total_seconds()
+    step = schedule.every.total_seconds()
     return datetime.fromtimestamp((now.timestamp() // step) * step, UTC)

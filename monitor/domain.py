@@ -39,6 +39,7 @@ class ModelVersionRef:
     model_id: str
     dimensions: int
     fingerprint: str | None = None
+    reported_identity: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class CanaryRunRecord:
     norm_ratio: float
     tolerance: float
     retrieval: dict[str, float] = field(default_factory=dict)
+    impact: str | None = None  # benign | breaking, for a changed verdict
+    identity: dict[str, str] = field(default_factory=dict)
+    identity_changed: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class ModelVersionInfo:
     model_id: str
     dimensions: int
     fingerprint: str
+    reported_identity: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

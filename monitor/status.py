@@ -58,6 +58,7 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
             "model_id": mv.model_id,
             "dimensions": mv.dimensions,
             "fingerprint": mv.fingerprint,
+            "reported_identity": mv.reported_identity or {},
             "canary": {},
             "drift": None,
         }
@@ -66,6 +67,7 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
         if entry is not None:
             entry["canary"][c.canary_set] = {
                 "verdict": c.verdict,
+                "impact": c.impact,
                 "min_cosine": c.min_cosine,
                 "mean_cosine": c.mean_cosine,
                 "norm_ratio": c.norm_ratio,
@@ -90,15 +92,29 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
     return list(versions.values())
 
 
+def _short(iso: str | None) -> str:
+    """An ISO timestamp to the second, for tables ('2026-03-02 12:00:00Z')."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def format_status(doc: dict[str, Any]) -> str:
-    """A terminal table of :func:`status_document`."""
-    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary':28} provider/model"]
+    """A terminal table of :func:`status_document` (times in UTC, to the second)."""
+    if not doc["model_versions"] and not doc["jobs"]:
+        return (
+            "no model versions yet: run 'driftmon run' or 'driftmon run-once cycle' "
+            "with this config"
+        )
+    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary (min cosine)':28} provider/model"]
     for mv in doc["model_versions"]:
         drift = mv["drift"]
         dv = drift["verdict"] if drift else "-"
         canaries = (
             ", ".join(
-                f"{k}: {v['verdict']} ({v['min_cosine']:.4f})"
+                f"{k}: {v['verdict']}"
+                + (f" {v['impact']}" if v.get("impact") else "")
+                + f" ({v['min_cosine']:.4f})"
                 for k, v in sorted(mv["canary"].items())
             )
             or "-"
@@ -107,6 +123,10 @@ def format_status(doc: dict[str, Any]) -> str:
             f"{mv['model']:12} {mv['model_version']:11} {dv:18} {canaries:28} "
             f"{mv['provider']}/{mv['model_id']} d={mv['dimensions']}"
         )
+        reported = mv.get("reported_identity") or {}
+        if reported:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(reported.items()))
+            lines.append(f"{'':12} reported by the endpoint: {shown}")
     lines.append("")
     lines.append(f"{'alert':30} {'state':9} {'severity':9} summary")
     for a in doc["alerts"]:
@@ -115,9 +135,9 @@ def format_status(doc: dict[str, Any]) -> str:
     if not doc["alerts"]:
         lines.append("(no pending or firing alerts)")
     lines.append("")
-    lines.append(f"{'job':10} {'last':9} {'last success':33} {'failures':>8}")
+    lines.append(f"{'job':10} {'last':9} {'last success (UTC)':20} {'failures':>8}")
     for j in doc["jobs"]:
         lines.append(
-            f"{j['job']:10} {j['last_status']:9} {j['last_success'] or '-':33} {j['failures']:>8}"
+            f"{j['job']:10} {j['last_status']:9} {_short(j['last_success']):20} {j['failures']:>8}"
         )
     return "\n".join(lines)

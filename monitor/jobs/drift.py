@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from monitor import stats
-from monitor.config import ModelSettings, parse_duration, parse_reference
+from monitor.config import ModelSettings, Rolling
 from monitor.jobs.alerts import evaluate_alerts
-from monitor.jobs.context import JobContext, Skip, embed_by_hash
+from monitor.jobs.context import DimensionChanged, JobContext, Skip, embed_by_hash
 from monitor.stats.drift_map import map_document
 from monitor.storage import canaries as canaries_store
 from monitor.storage import drift as drift_store
@@ -35,13 +35,16 @@ class _Windows:
 
 def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """Test the latest sampling window against the reference, per model version."""
-    window = parse_duration(ctx.settings.sampling.window)
-    kind, arg = parse_reference(ctx.settings.drift.reference)
+    window = ctx.settings.sampling.window.delta
+    ref = ctx.settings.drift.reference
     with ctx.db.read() as s:
         cur_start = samples_store.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
-    ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    if isinstance(ref, Rolling):
+        ref_start, ref_end = cur_start - ref.span.delta, cur_start
+    else:
+        ref_start, ref_end = ref.start, ref.end
     w = _Windows(ref_start, ref_end, cur_start, cur_start + window)
     done = 0
     details: dict[str, Any] = {}
@@ -67,7 +70,13 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         )
         log.warning("drift run for %s suspended: %s", model.name, reason)
         return {"verdict": "suspended", "reason": reason}
-    embed_missing(ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)])
+    try:
+        _, evicted = embed_missing(
+            ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)]
+        )
+    except DimensionChanged as exc:  # nothing of the new dimension was stored
+        log.warning("drift run for %s suspended: %s", model.name, exc)
+        return {"verdict": "suspended", "reason": str(exc)}
     with ctx.db.read() as s:
         ref_ids, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
         cur_ids, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)
@@ -119,6 +128,7 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         "n_cur": len(cur),
         "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
         "explanation": {k: v for k, v in (explanation or {}).items() if k != "map"} or None,
+        "evicted": evicted,  # samples that left the reservoir while being embedded
     }
 
 
@@ -184,13 +194,14 @@ def _with_map(
 
 def embed_missing(
     ctx: JobContext, model: ModelSettings, mv_id: int, ranges: list[tuple[datetime, datetime]]
-) -> int:
-    """Embed the samples in ``ranges`` this version has no vector for.
+) -> tuple[int, int]:
+    """Embed the samples in ``ranges`` this version has no vector for: (stored, evicted).
 
     Each distinct text is embedded once per model version: a repeated query reuses
-    the vector already stored for its hash (the query-embedding cache).
+    the vector already stored for its hash (the query-embedding cache). Samples an
+    ingest evicted from the reservoir meanwhile are skipped and counted.
     """
-    n = 0
+    n = evicted = 0
     for since, until in ranges:
         with ctx.db.read() as s:
             missing = [
@@ -203,8 +214,8 @@ def embed_missing(
             if text is not None:
                 texts.setdefault(h, text)
         vectors = embed_by_hash(ctx, model, mv_id, texts)
+        pairs = [(sid, vectors[h]) for sid, h, _ in missing if h in vectors]
         with ctx.db.transaction() as s:
-            n += samples_store.save_query_embeddings(
-                s, mv_id, ((sid, vectors[h]) for sid, h, _ in missing if h in vectors)
-            )
-    return n
+            stored = samples_store.save_query_embeddings(s, mv_id, pairs)
+        n, evicted = n + stored, evicted + len(pairs) - stored
+    return n, evicted

@@ -6,8 +6,8 @@ import dataclasses
 import time
 from typing import Any
 
-from monitor.canaries import read_canary_set
 from monitor.errors import ConfigError
+from monitor.inputs import read_canary_set
 from monitor.jobs.context import (
     JobContext,
     embed_items,

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from monitor.config import SourceSettings, parse_duration
+from monitor.config import SourceSettings
 from monitor.errors import MonitorError
 from monitor.jobs.context import JobContext, embed_by_hash
 from monitor.sources import (
@@ -104,8 +104,8 @@ def _prepare(
 ) -> tuple[list[_Item], dict[int, str]]:
     """Place each record in its window and stratum; reject what cannot be stored."""
     sampling = ctx.settings.sampling
-    window = parse_duration(sampling.window)
-    horizon = ctx.clock.now() + parse_duration(sampling.max_future)
+    window = sampling.window.delta
+    horizon = ctx.clock.now() + sampling.max_future.delta
     models = {m.name: m for m in ctx.settings.models}
     items: list[_Item] = []
     rejected: dict[int, str] = {}
@@ -130,10 +130,15 @@ def _prepare(
             if model.active:
                 vectors[model.name] = vec / norm if model.normalize else vec
         stratum = rec.meta.get(cfg.stratify_by, "") if cfg.stratify_by else ""
+        try:
+            start = window_start(rec.event_time, window)
+        except OverflowError:  # its window begins or ends beyond the calendar
+            rejected[i] = "bad_time"
+            continue
         items.append(
             _Item(
                 i,
-                window_start(rec.event_time, window),
+                start,
                 stratum,
                 rec.text,
                 rec.event_time,

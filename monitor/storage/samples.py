@@ -339,17 +339,27 @@ def embeddings_by_hash(
 def save_query_embeddings(
     session: Session, mv_id: int, pairs: Iterable[tuple[int, np.ndarray]]
 ) -> int:
-    n = 0
-    for sample_id, vec in pairs:
-        blob, dtype, dim = encode_vector(vec)
-        session.add(
-            QueryEmbedding(
-                sample_id=sample_id, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob
-            )
-        )
-        n += 1
-    session.flush()
-    return n
+    """Store vectors of samples that still exist; returns how many were stored.
+
+    A sample evicted from its reservoir since it was read is skipped. On PostgreSQL
+    the surviving rows are key-share locked (skipping rows a concurrent eviction
+    holds), so none disappears before this transaction commits.
+    """
+    wanted = dict(pairs)
+    ids = sorted(wanted)
+    present: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        stmt = select(QuerySample.id).where(QuerySample.id.in_(ids[start : start + 1000]))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(key_share=True, skip_locked=True)
+        present.update(session.scalars(stmt))
+    rows = []
+    for sid in (i for i in ids if i in present):
+        blob, dtype, dim = encode_vector(wanted[sid])
+        rows.append(dict(sample_id=sid, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob))
+    if rows:  # a vector another run stored meanwhile is kept
+        session.execute(_upsert(session, _table(QueryEmbedding)).on_conflict_do_nothing(), rows)
+    return len(rows)
 
 
 def latest_window_start(session: Session) -> datetime | None:

@@ -63,6 +63,9 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(TS)
     last_seen_at: Mapped[datetime] = mapped_column(TS)
+    # what the endpoint last said about itself (response "model", TEI sha, Ollama digest)
+    reported_identity: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    identity_seen_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class CanarySet(Base):
@@ -153,6 +156,7 @@ class CanaryRun(Base):
     dim_current: Mapped[int] = mapped_column(Integer)
     tolerance: Mapped[float] = mapped_column(Float)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    impact: Mapped[str | None] = mapped_column(String(16))  # benign | breaking (changed only)
 
 
 class RetrievalMetric(Base):

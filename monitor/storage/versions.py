@@ -22,6 +22,7 @@ __all__ = [
     "active_model_versions",
     "config_identity",
     "ensure_model_version",
+    "note_identity",
 ]
 
 _IDENTITY_KEYS = (
@@ -45,7 +46,28 @@ def _ref(mv: ModelVersion) -> ModelVersionRef:
         model_id=mv.model_id,
         dimensions=mv.dimensions,
         fingerprint=mv.fingerprint,
+        reported_identity=mv.reported_identity,
     )
+
+
+def note_identity(
+    session: Session, model_version_id: int, identity: dict[str, str], now: datetime
+) -> dict[str, list[str | None]]:
+    """Store what the endpoint reports about itself; return the keys whose value changed.
+
+    Compared with the stored value, not with memory: a restart does not hide a change.
+    A key seen for the first time is not a change.
+    """
+    mv = session.get(ModelVersion, model_version_id)
+    if mv is None or not identity:
+        return {}
+    before = dict(mv.reported_identity or {})
+    changed: dict[str, list[str | None]] = {
+        k: [before[k], v] for k, v in sorted(identity.items()) if k in before and before[k] != v
+    }
+    mv.reported_identity = {**before, **identity}
+    mv.identity_seen_at = now
+    return changed
 
 
 def config_identity(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:

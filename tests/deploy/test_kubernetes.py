@@ -17,8 +17,8 @@ from deploy_support import (
     listen_port,
 )
 
-from monitor.canaries import read_canary_set
 from monitor.config import load_settings
+from monitor.inputs import read_canary_set
 
 
 def docs(name: str = "driftmon.yaml") -> dict[str, dict[str, Any]]:
