@@ -20,6 +20,7 @@ from monitor.jobs.context import ContextSwitch, JobContext, default_replica
 from monitor.jobs.ingest import ingest_route
 from monitor.jobs.registry import JOB_NAMES, job_interval, job_schedule
 from monitor.jobs.runner import JobOutcome, run_job
+from monitor.reports.service import ui_page
 from monitor.scheduler import build_scheduler, reschedule, schedule_period
 from monitor.server import Guard, HttpServer, Limits, Request, Response, Route
 from monitor.sources.http import bearer_source
@@ -96,8 +97,13 @@ class Agent:
             doc = status_document(load_snapshot(self.db), self.ctx.clock.now())
             return Response(200, json.dumps(doc, indent=1).encode(), "application/json")
 
+        def ui(req: Request) -> Response:
+            page = ui_page(self.db, req.path, self.ctx.clock.now())
+            return Response(page.status, page.body, page.content_type, page.headers)
+
         guard = self._token_guard()
         return {
+            "/ui/{rest:path}": Route(ui, guard=guard),
             "/metrics": Route(metrics_route, guard=guard),
             "/healthz": Route(healthz),
             "/readyz": Route(readyz),

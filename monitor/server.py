@@ -148,7 +148,7 @@ def _endpoint(path: str, route: Route) -> Callable[[_StarletteRequest], Any]:
     async def endpoint(req: _StarletteRequest) -> _StarletteResponse:
         head = Request(
             req.method,
-            path,
+            req.url.path,
             req.url.query,
             {k.lower(): v for k, v in req.headers.items()},
             b"",

@@ -233,6 +233,14 @@ def _rest(s: Settings) -> Iterator[str]:
     host, _, port = s.server.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         yield f"server.listen: expected host:port, got {s.server.listen!r}"
+    public = s.server.public_url
+    if public and not (
+        public.startswith(("http://", "https://")) and "@" not in public and " " not in public
+    ):
+        yield (
+            "server.public_url: expected an http:// or https:// address without "
+            f"credentials, got {public!r}"
+        )
     if not s.database.url.strip():
         yield "database.url: expected a URL, got ''"
 

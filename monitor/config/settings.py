@@ -46,6 +46,11 @@ class DatabaseSettings:
 class ServerSettings:
     listen: str = doc("host:port of /metrics, /healthz, /readyz", "127.0.0.1:9108")
     enabled: bool = doc("serve HTTP at all while the daemon runs", True)
+    public_url: str = doc(
+        "the address people reach this agent at (http://host:port); alerts link their "
+        "reports below it, at PUBLIC_URL/ui/",
+        "",
+    )
     token_env: str = doc(
         "environment variable holding a bearer token required for /metrics, "
         "/api/v1/status and /ui/ (empty: open; /healthz and /readyz stay open)",

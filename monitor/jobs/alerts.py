@@ -72,7 +72,11 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
         ctx.settings.alerts.renotify.delta,
     )
     return write_transitions(
-        s, _hold_critical(transitions, signals), ctx.settings.alerts.sinks, now
+        s,
+        _hold_critical(transitions, signals),
+        ctx.settings.alerts.sinks,
+        now,
+        ctx.settings.server.public_url,
     )
 
 
@@ -103,6 +107,7 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
             ctx.settings.alerts.sinks,
             ctx.settings.alerts.renotify.delta,
             ctx.clock.now(),
+            ctx.settings.server.public_url,
         )
     return n, {"transitions": n, "resends": resent}
 
@@ -131,7 +136,11 @@ def _queue(
 
 
 def write_transitions(
-    s: Session, transitions: Iterable[Transition], sinks: Iterable[SinkSettings], now: datetime
+    s: Session,
+    transitions: Iterable[Transition],
+    sinks: Iterable[SinkSettings],
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Apply transitions to the alerts table and queue deliveries to matching sinks.
 
@@ -173,7 +182,7 @@ def write_transitions(
         n += 1
         if not notify:
             continue
-        payload = alert_payload(t, notify, now)
+        payload = alert_payload(t, notify, now, public_url=public_url)
         for sink in sink_list:
             if sink_accepts(sink, t.severity, t.labels):
                 _queue(s, alert_id, t.fingerprint, notify, payload, sink, now)
@@ -181,7 +190,11 @@ def write_transitions(
 
 
 def queue_resends(
-    s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta, now: datetime
+    s: Session,
+    sinks: Iterable[SinkSettings],
+    default_resend: timedelta,
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Re-queue firing alerts to sinks that want them repeated (``resend``).
 
@@ -214,7 +227,7 @@ def queue_resends(
                 alert.id,
                 alert.fingerprint,
                 "firing",
-                alert_payload(alert, "firing", now),
+                alert_payload(alert, "firing", now, public_url=public_url),
                 sink,
                 now,
             )

@@ -31,6 +31,7 @@ from monitor.stats.canary import (
     baseline_problem,
     compare_and_grade,
     noise_floor,
+    rowwise_cosine,
 )
 from monitor.storage import canaries as canaries_store
 from monitor.storage import samples as samples_store
@@ -160,6 +161,7 @@ def _canary_run(
             "identity": current.identity,
             "identity_changed": versions_store.note_identity(s, mv.id, current.identity, now),
             stale: overlap,
+            "item_cosines": item_cosines(records, vectors, current.vectors),
         }
         run_id = canaries_store.save_canary_run(
             s,
@@ -284,3 +286,12 @@ def rebaseline(
         "noise_floor": floor,
         "dropped_query_vectors": dropped,
     }
+
+
+def item_cosines(
+    records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray
+) -> list[list[float]]:
+    """[[item id, cosine with the baseline], ...] for the report (shared prefix if d moved)."""
+    d = min(baseline.shape[1], current.shape[1])
+    cos = rowwise_cosine(baseline[:, :d], current[:, :d])
+    return [[r.id, round(float(c), 6)] for r, c in zip(records, cos, strict=True)]
