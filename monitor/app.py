@@ -14,14 +14,16 @@ from typing import Any
 
 from monitor import metrics
 from monitor.clock import Clock, SystemClock
-from monitor.config import Settings, load_settings, parse_duration, parse_schedule
+from monitor.config import Interval, Schedule, Settings, load_settings, resolve_secret
 from monitor.errors import MonitorError, StorageError
 from monitor.jobs.context import ContextSwitch, JobContext, default_replica
 from monitor.jobs.ingest import ingest_route
 from monitor.jobs.registry import JOB_NAMES, job_interval, job_schedule
 from monitor.jobs.runner import JobOutcome, run_job
+from monitor.reports.service import ui_page
 from monitor.scheduler import build_scheduler, reschedule, schedule_period
-from monitor.server import HttpServer, Request, Response
+from monitor.server import Guard, HttpServer, Limits, Request, Response, Route
+from monitor.sources.http import bearer_source
 from monitor.status import status_document
 from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Database
@@ -77,7 +79,9 @@ class Agent:
 
     # ------------------------------------------------------------------ HTTP
 
-    def routes(self) -> dict[str, Any]:
+    def routes(self) -> dict[str, Route]:
+        """Every path the daemon serves; /metrics, /api/ and /ui/ behind the optional token."""
+
         def metrics_route(_req: Request) -> Response:
             return Response(200, metrics.render(self.registry), metrics.CONTENT_TYPE)
 
@@ -93,13 +97,63 @@ class Agent:
             doc = status_document(load_snapshot(self.db), self.ctx.clock.now())
             return Response(200, json.dumps(doc, indent=1).encode(), "application/json")
 
+        def ui(req: Request) -> Response:
+            page = ui_page(self.db, req.path, self.ctx.clock.now())
+            return Response(page.status, page.body, page.content_type, page.headers)
+
+        guard = self._token_guard()
         return {
-            "/metrics": metrics_route,
-            "/healthz": healthz,
-            "/readyz": readyz,
-            "/api/v1/status": status,
+            "/ui/{rest:path}": Route(ui, guard=guard),
+            "/metrics": Route(metrics_route, guard=guard),
+            "/healthz": Route(healthz),
+            "/readyz": Route(readyz),
+            "/api/v1/status": Route(status, guard=guard),
             "/v1/queries": ingest_route(self.live),
         }
+
+    def _token_guard(self) -> Guard:
+        """Refuses requests without ``Bearer <server.token_env>`` when that is set."""
+        server = self.settings.server
+        token = (
+            resolve_secret(server.token_env, "server.token_env", self.ctx.environ)
+            if server.token_env
+            else ""
+        )
+
+        def guard(head: Request) -> Response | int:
+            if token and bearer_source(head.headers.get("authorization"), {"": token}) is None:
+                return Response(
+                    401,
+                    b"missing or wrong bearer token (server.token_env)\n",
+                    headers={"WWW-Authenticate": 'Bearer realm="driftmon"'},
+                )
+            return 0
+
+        return guard
+
+    def server_limits(self) -> Limits:
+        server = self.settings.server
+        return Limits(
+            max_connections=server.max_connections,
+            idle_timeout=server.idle_timeout.total_seconds(),
+            read_timeout=server.read_timeout.total_seconds(),
+            request_deadline=server.request_deadline.total_seconds(),
+            shutdown_grace=self.settings.agent.shutdown_grace.total_seconds(),
+        )
+
+    def start_server(self) -> None:
+        """Bind and serve (a clash is a ConfigError naming server.listen)."""
+        server = self.settings.server
+        host = server.listen.rpartition(":")[0].strip("[]")
+        if not server.token_env and host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning(
+                "server.listen %s is reachable from other hosts and server.token_env is not "
+                "set: /metrics and /api/v1/status are open to them",
+                server.listen,
+            )
+        self.server = HttpServer(server.listen, self.routes(), self.server_limits())
+        self.server.start()
+        log.info("serving /metrics, /healthz, /readyz, /api/v1/status on %s", self.server.url)
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
@@ -108,6 +162,10 @@ class Agent:
             checks["database"] = "ok"
         except MonitorError as exc:
             checks["database"] = str(exc)
+        failed_write = self.db.last_write_error
+        checks["writes"] = (
+            "ok" if failed_write is None else f"the last write failed: {failed_write}"
+        )
         running = self._scheduler is not None and self._scheduler.running
         checks["scheduler"] = "ok" if running else "not running"
         if checks["database"] == "ok":
@@ -142,7 +200,7 @@ class Agent:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _specs(self) -> list[tuple[str, str]]:
+    def _specs(self) -> list[tuple[str, Schedule]]:
         return [(name, job_schedule(self.settings, name)) for name in CYCLE]
 
     def _lock_sqlite(self) -> None:
@@ -173,14 +231,12 @@ class Agent:
         self._scheduler = build_scheduler(
             self._specs(),
             self.run_scheduled,
-            misfire_grace=parse_duration(sched.misfire_grace),
-            jitter=parse_duration(sched.jitter),
+            misfire_grace=sched.misfire_grace.delta,
+            jitter=sched.jitter.delta,
             first_run=now,
         )
         if self.settings.server.enabled:
-            self.server = HttpServer(self.settings.server.listen, self.routes())
-            self.server.start()
-            log.info("serving /metrics, /healthz, /readyz, /api/v1/status on %s", self.server.url)
+            self.start_server()
         self._scheduler.start()
         threading.Thread(target=self.run_cycle, name="driftmon-first-cycle", daemon=True).start()
 
@@ -216,16 +272,16 @@ class Agent:
             )
         )
         if self._scheduler is not None:
-            reschedule(
-                self._scheduler, self._specs(), jitter=parse_duration(new.schedule.jitter), now=now
-            )
+            reschedule(self._scheduler, self._specs(), jitter=new.schedule.jitter.delta, now=now)
         log.info("configuration reloaded from %s", self.config_path)
         return True
 
     def stop(self) -> None:
         """Stop scheduling; give running jobs the grace period; close everything."""
         self._stop.set()
-        grace = parse_duration(self.settings.agent.shutdown_grace).total_seconds()
+        grace = self.settings.agent.shutdown_grace.total_seconds()
+        if self.server is not None:  # in-flight requests finish within the grace period
+            self.server.stop()
         if self._scheduler is not None and self._scheduler.running:
             waiter = threading.Thread(
                 target=self._scheduler.shutdown, kwargs={"wait": True}, daemon=True
@@ -236,8 +292,6 @@ class Agent:
                 log.warning("jobs still running after %.0fs; their transactions roll back", grace)
         if self._cycle_lock.acquire(timeout=grace):
             self._cycle_lock.release()
-        if self.server is not None:
-            self.server.stop()
         self.ctx.close()
         self.db.dispose()
         if self._lock_file is not None:
@@ -270,8 +324,8 @@ class Agent:
 def _slot(ctx: JobContext, name: str) -> datetime:
     """The start of the scheduled execution this run belongs to (see run_job)."""
     now = ctx.clock.now()
-    kind, arg = parse_schedule(job_schedule(ctx.settings, name))
-    if kind == "cron":
+    schedule = job_schedule(ctx.settings, name)
+    if not isinstance(schedule, Interval):
         return now.replace(second=0, microsecond=0)
-    step = arg.total_seconds()
+    step = schedule.every.total_seconds()
     return datetime.fromtimestamp((now.timestamp() // step) * step, UTC)

@@ -35,6 +35,8 @@ from monitor.jobs.migration import format_migrate_check, migrate_check
 from monitor.jobs.registry import JOB_NAMES
 from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
+from monitor.reports import Assets
+from monitor.reports.service import render_report
 from monitor.server import HttpServer, Request, Response
 from monitor.storage.migrate import upgrade
 
@@ -242,7 +244,7 @@ def run_demo(
         "survived."
     )
     print("\n" + format_migrate_check(migrate_check(agent.ctx, "demo", "candidate", "core")))
-    body = agent.routes()["/metrics"](Request("GET", "/metrics", "", {}, b"")).body.decode()
+    body = agent.routes()["/metrics"].handler(Request("GET", "/metrics", "", {}, b"")).body.decode()
     shown = [
         ln
         for ln in body.splitlines()
@@ -262,8 +264,21 @@ def run_demo(
         f"Config and database kept in {work}; try: driftmon alerts list -c {work / 'driftmon.toml'}"
     )
     ok = _check(report, delivered)
+    drift_run = (report["drift"][-1]["drift"] or {}).get("run_id")
+    canary_run = (report["model change"][0]["canary"] or {}).get("run_id")
+    print("\nThe evidence, as pages:")
+    for kind, run_id, what in (
+        ("drift", drift_run, "the topic-drift window (map of the queries, tests, history)"),
+        ("canary", canary_run, "the silent model change (per-item cosines, retrieval)"),
+    ):
+        if serve:
+            print(f"  {agent.server.url}/ui/{kind}/{run_id}  {what}")
+        else:
+            path = work / f"{kind}-report.html"
+            path.write_text(render_report(agent.db, kind, str(run_id), Assets(inline=True)))
+            print(f"  {path}  {what}")
     if serve:
-        print(f"Serving {agent.server.url}/metrics until Ctrl-C")
+        print(f"Serving {agent.server.url}/ui/ and /metrics until Ctrl-C")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

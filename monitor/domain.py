@@ -10,15 +10,23 @@ __all__ = [
     "AlertRecord",
     "CanaryItemRecord",
     "CanaryRunRecord",
+    "CanaryRunView",
     "DeliveryRecord",
+    "DriftHistoryView",
     "DriftRunRecord",
+    "DriftRunView",
+    "DriftTestView",
     "JobRecord",
+    "MigrateCheckView",
     "ModelVersionInfo",
     "ModelVersionRef",
     "QueryRecord",
+    "RetrievalPoint",
+    "RunLink",
     "Signal",
     "SilenceRecord",
     "Snapshot",
+    "VersionOverview",
 ]
 
 
@@ -31,6 +39,7 @@ class ModelVersionRef:
     model_id: str
     dimensions: int
     fingerprint: str | None = None
+    reported_identity: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class CanaryRunRecord:
     norm_ratio: float
     tolerance: float
     retrieval: dict[str, float] = field(default_factory=dict)
+    impact: str | None = None  # benign | breaking, for a changed verdict
+    identity: dict[str, str] = field(default_factory=dict)
+    identity_changed: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ class ModelVersionInfo:
     model_id: str
     dimensions: int
     fingerprint: str
+    reported_identity: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,3 +182,122 @@ class Snapshot:
     alerts: tuple[AlertRecord, ...] = ()
     deliveries: tuple[tuple[str, str, int], ...] = ()  # (sink, state, count)
     source_counters: tuple[tuple[str, str, int], ...] = ()  # (source, counter, value)
+
+
+# --------------------------------------------------------------------------- report views
+
+
+@dataclass(frozen=True)
+class DriftTestView:
+    """One test of a stored drift run."""
+
+    test: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float | None
+    effect: float | None
+    drift: bool
+
+
+@dataclass(frozen=True)
+class DriftHistoryView:
+    """One earlier window of the same model version, for the history chart."""
+
+    id: int
+    window_start: datetime
+    verdict: str
+    p_values: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class DriftRunView:
+    """Everything the drift report shows: the run, its tests, map texts and history."""
+
+    id: int
+    model: str
+    model_version: str
+    created_at: datetime
+    window_start: datetime
+    window_end: datetime
+    reference_start: datetime
+    reference_end: datetime
+    n_ref: int
+    n_cur: int
+    verdict: str
+    alpha: float
+    seed: int
+    policy: str
+    explanation: dict[str, Any] | None
+    tests: tuple[DriftTestView, ...]
+    texts: dict[int, str | None]  # sample id -> redacted text, for the map's points
+    history: tuple[DriftHistoryView, ...]
+
+
+@dataclass(frozen=True)
+class RetrievalPoint:
+    """One retrieval measure of one canary run, for the over-time chart."""
+
+    model_version: str
+    run_id: int
+    created_at: datetime
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
+class CanaryRunView:
+    """Everything the canary report shows."""
+
+    id: int
+    canary_set: str
+    model: str
+    model_version: str
+    created_at: datetime
+    verdict: str
+    n_items: int
+    min_cosine: float
+    p01_cosine: float
+    mean_cosine: float
+    share_below: float
+    norm_ratio: float
+    dim_baseline: int
+    dim_current: int
+    tolerance: float
+    details: dict[str, Any]
+    items: dict[int, tuple[str, str]]  # canary item id -> (item key, text)
+    retrieval: tuple[RetrievalPoint, ...]
+
+
+@dataclass(frozen=True)
+class MigrateCheckView:
+    """A stored migration check with its result document."""
+
+    id: int
+    canary_set: str
+    created_at: datetime
+    verdict: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """A run listed on the overview page."""
+
+    kind: str  # drift | canary | migrate
+    id: int
+    created_at: datetime
+    verdict: str
+    label: str
+
+
+@dataclass(frozen=True)
+class VersionOverview:
+    """One model version on the overview page, with its latest runs."""
+
+    model: str
+    model_version: str
+    provider: str
+    model_id: str
+    dimensions: int
+    active: bool
+    runs: tuple[RunLink, ...]

@@ -34,6 +34,10 @@ Qrel = tuple[str, str, int]  # (query id, doc id, relevance)
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _QRELS_HEADER = ["query_id", "doc_id", "relevance"]
+#: the largest relevance grade stored (the column is a 32-bit integer)
+MAX_GRADE = 2**31 - 1
+#: the largest CSV field read, in characters (a canary text is a query or a document)
+MAX_CSV_FIELD = 16 << 20
 
 
 def _read_text(path: str | Path, what: str) -> str:
@@ -59,8 +63,8 @@ def _items_jsonl(path: Path, text: str) -> list[Item]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(f"{path}:{lineno}: not valid JSON") from None
+        except (ValueError, RecursionError):  # malformed, too deep, a number too long
+            raise InputError(f"{path}:{lineno}: not valid JSON (or nested too deeply)") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object")
         items.append(_item(path, lineno, obj.get("id"), obj.get("kind", "query"), obj.get("text")))
@@ -68,13 +72,17 @@ def _items_jsonl(path: Path, text: str) -> list[Item]:
 
 
 def _items_csv(path: Path, text: str) -> list[Item]:
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
-        raise InputError(f"{path}: a CSV canary set needs the columns id, text (and kind)")
-    return [
-        _item(path, i + 2, row.get("id"), row.get("kind") or "query", row.get("text"))
-        for i, row in enumerate(reader)
-    ]
+    try:
+        if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: a CSV canary set needs the columns id, text (and kind)")
+        return [
+            _item(path, i + 2, row.get("id"), row.get("kind") or "query", row.get("text"))
+            for i, row in enumerate(reader)
+        ]
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
 
 
 def _item(path: Path, lineno: int, key: object, kind: object, text: object) -> Item:
@@ -83,8 +91,23 @@ def _item(path: Path, lineno: int, key: object, kind: object, text: object) -> I
     if kind not in ("query", "document"):
         raise InputError(f"{path}:{lineno}: 'kind' must be 'query' or 'document'")
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{path}:{lineno}: empty or missing 'text' for id {key!s}")
+        raise InputError(f"{path}:{lineno}: empty or missing 'text' for id {key!r}")
+    if not (_storable(str(key)) and _storable(text)):
+        raise InputError(
+            f"{path}:{lineno}: 'id' or 'text' holds a NUL character or an unpaired surrogate"
+        )
     return str(key), str(kind), text
+
+
+def _storable(text: str) -> bool:
+    """Text both databases store alike: no NUL, encodable as UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_canary_set(path: str, qrels_path: str = "") -> tuple[list[Item], list[Qrel]]:
@@ -137,6 +160,8 @@ def read_qrels(path: str) -> list[Qrel]:
             rel = int(grade)
         except ValueError:
             raise InputError(f"{path}:{lineno}: relevance {grade!r} is not an integer") from None
+        if abs(rel) > MAX_GRADE:
+            raise InputError(f"{path}:{lineno}: relevance is out of range (at most {MAX_GRADE})")
         if (qid, did) in seen:
             raise InputError(f"{path}:{lineno}: duplicate judgement of {did!r} for {qid!r}")
         seen.add((qid, did))

@@ -44,6 +44,12 @@ CATALOGUE: dict[str, tuple[str, list[str], str]] = {
         [*_MV, "provider", "model_id", "dimensions", "fingerprint"],
         "Always 1; attributes of each active model version",
     ),
+    "driftmon_model_identity_info": (
+        "gauge",
+        [*_MV, "key", "value"],
+        "Always 1; what the endpoint last reported about itself (response model, "
+        "digest, sha), one series per key",
+    ),
     "driftmon_drift_detected": (
         "gauge",
         _MV,
@@ -73,6 +79,22 @@ CATALOGUE: dict[str, tuple[str, list[str], str]] = {
         "gauge",
         [*_MV, "canary_set"],
         "1 if the latest canary run found the model changed",
+    ),
+    "driftmon_canary_change_breaking": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "1 if the latest canary run found a change that affects retrieval (or the "
+        "dimension or norm); 0 for no change or a benign one",
+    ),
+    "driftmon_canary_change_benign": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "1 if the latest canary run found a change that leaves retrieval on the set unaffected",
+    ),
+    "driftmon_model_identity_changed": (
+        "gauge",
+        [*_MV, "canary_set"],
+        "1 if the endpoint reported another identity in the latest canary run than before",
     ),
     "driftmon_canary_min_cosine": (
         "gauge",
@@ -168,16 +190,20 @@ class DriftCollector(Collector):
 
     def __init__(self, load: Callable[[], Snapshot]) -> None:
         self._load = load
+        self._last = Snapshot()  # served while the database cannot be read
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # no database hit at registration
 
     def collect(self) -> Iterator[Metric]:
         try:
-            snap = self._load()
+            snap = self._last = self._load()
         except Exception as exc:  # a scrape must still answer while the database is down
-            log.warning("metrics: could not read the database (%s)", type(exc).__name__)
-            snap = Snapshot()
+            log.warning(
+                "metrics: could not read the database (%s); serving the last known values",
+                type(exc).__name__,
+            )
+            snap = self._last
         f = {name: _family(name) for name in CATALOGUE}
 
         def add(name: str, labels: list[str], value: float | None) -> None:
@@ -207,6 +233,8 @@ def _versions(snap: Snapshot, add: _Add) -> None:
             ],
             1,
         )
+        for key, value in sorted(mv.reported_identity.items()):
+            add("driftmon_model_identity_info", [mv.model, mv.version, key, value[:200]], 1)
 
 
 def _drift(snap: Snapshot, add: _Add) -> None:
@@ -234,6 +262,11 @@ def _canaries(snap: Snapshot, add: _Add) -> None:
     for c in snap.canary_runs:
         labels = [c.model, c.version, c.canary_set]
         add("driftmon_canary_changed", labels, float(c.verdict == "changed"))
+        breaking = c.verdict == "changed" and c.impact != "benign"
+        benign = c.verdict == "changed" and not breaking
+        add("driftmon_canary_change_breaking", labels, float(breaking))
+        add("driftmon_canary_change_benign", labels, float(benign))
+        add("driftmon_model_identity_changed", labels, float(bool(c.identity_changed)))
         add("driftmon_canary_min_cosine", labels, c.min_cosine)
         add("driftmon_canary_mean_cosine", labels, c.mean_cosine)
         add("driftmon_canary_norm_ratio", labels, c.norm_ratio)

@@ -11,49 +11,64 @@ from zoneinfo import ZoneInfo
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import parse_schedule
-from monitor.errors import ConfigError
+from monitor.config import Cron, CronFields, Interval, Schedule
 
 __all__ = ["JobSpec", "build_scheduler", "make_trigger", "reschedule", "schedule_period"]
 
 log = logging.getLogger("driftmon.scheduler")
 UTC = ZoneInfo("UTC")
 
-JobSpec = tuple[str, str]  # (job name, schedule: "5m" or "cron:*/5 * * * *")
+JobSpec = tuple[str, Schedule]  # (job name, its parsed schedule)
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-def make_trigger(name: str, spec: str, *, jitter: timedelta, start: datetime) -> Any:
-    """The APScheduler trigger of one job; a bad crontab is a ConfigError naming the key."""
-    kind, arg = parse_schedule(spec)
+def make_trigger(name: str, spec: Schedule, *, jitter: timedelta, start: datetime) -> Any:
+    """The APScheduler trigger of one job, built from the config's parsed schedule."""
     jit = int(jitter.total_seconds()) or None
-    if kind == "interval":
+    if isinstance(spec, Interval):
+        every = spec.every.delta
         return IntervalTrigger(
-            seconds=arg.total_seconds(), start_date=start + arg, jitter=jit, timezone=UTC
+            seconds=every.total_seconds(), start_date=start + every, jitter=jit, timezone=UTC
         )
-    try:
-        return _cron(arg, jit)
-    except ValueError as exc:
-        raise ConfigError(f"schedule.{name}: {exc}") from None
+    return _cron(spec.fields, jit)
 
 
-def _cron(expr: str, jitter: int | None) -> CronTrigger:
-    minute, hour, day, month, dow = expr.split()
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=dow, jitter=jitter, timezone=UTC
-    )
+def _cron(fields: CronFields, jitter: int | None) -> Any:
+    """CronTrigger(s) of exactly the parsed field values (config's parser decides).
+
+    APScheduler numbers weekdays from Monday and ANDs day with weekday, so weekdays
+    are passed by name, and cron's "day OR weekday" becomes an OrTrigger.
+    """
+
+    def trigger(days: str, weekdays: str) -> CronTrigger:
+        return CronTrigger(
+            minute=",".join(map(str, fields.minutes)),
+            hour=",".join(map(str, fields.hours)),
+            day=days,
+            month=",".join(map(str, fields.months)),
+            day_of_week=weekdays,
+            jitter=jitter,
+            timezone=UTC,
+        )
+
+    days = "*" if fields.day_any else ",".join(map(str, fields.days))
+    weekdays = "*" if fields.weekday_any else ",".join(_DAY_NAMES[d] for d in fields.weekdays)
+    if fields.day_any or fields.weekday_any:
+        return trigger(days, weekdays)
+    return OrTrigger([trigger(days, "*"), trigger("*", weekdays)])
 
 
-def schedule_period(name: str, spec: str, now: datetime) -> timedelta:
+def schedule_period(name: str, spec: Schedule, now: datetime) -> timedelta:
     """How long between two runs (for a cron schedule: its next two fire times)."""
-    kind, arg = parse_schedule(spec)
-    if kind == "interval":
-        return arg  # type: ignore[no-any-return]
-    trigger = make_trigger(name, spec, jitter=timedelta(0), start=now)
-    first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    if isinstance(spec, Interval):
+        return spec.every.delta
+    assert isinstance(spec, Cron)
+    first = spec.next_fire(now)
+    second = spec.next_fire(first) if first else None
     return second - first if first and second else timedelta(days=1)
 
 

@@ -58,6 +58,7 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
             "model_id": mv.model_id,
             "dimensions": mv.dimensions,
             "fingerprint": mv.fingerprint,
+            "reported_identity": mv.reported_identity or {},
             "canary": {},
             "drift": None,
         }
@@ -66,6 +67,7 @@ def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
         if entry is not None:
             entry["canary"][c.canary_set] = {
                 "verdict": c.verdict,
+                "impact": c.impact,
                 "min_cosine": c.min_cosine,
                 "mean_cosine": c.mean_cosine,
                 "norm_ratio": c.norm_ratio,
@@ -110,7 +112,9 @@ def format_status(doc: dict[str, Any]) -> str:
         dv = drift["verdict"] if drift else "-"
         canaries = (
             ", ".join(
-                f"{k}: {v['verdict']} ({v['min_cosine']:.4f})"
+                f"{k}: {v['verdict']}"
+                + (f" {v['impact']}" if v.get("impact") else "")
+                + f" ({v['min_cosine']:.4f})"
                 for k, v in sorted(mv["canary"].items())
             )
             or "-"
@@ -119,6 +123,10 @@ def format_status(doc: dict[str, Any]) -> str:
             f"{mv['model']:12} {mv['model_version']:11} {dv:18} {canaries:28} "
             f"{mv['provider']}/{mv['model_id']} d={mv['dimensions']}"
         )
+        reported = mv.get("reported_identity") or {}
+        if reported:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(reported.items()))
+            lines.append(f"{'':12} reported by the endpoint: {shown}")
     lines.append("")
     lines.append(f"{'alert':30} {'state':9} {'severity':9} summary")
     for a in doc["alerts"]:

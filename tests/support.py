@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,10 @@ class Receiver:
 
     def bodies(self) -> list[dict[str, object]]:
         return [json.loads(r.body) for r in self.requests]
+
+
+#: the newest migration revision in the repository (tests that name it follow new ones)
+MIGRATIONS_HEAD = max(
+    p.name[:4]
+    for p in (Path(__file__).resolve().parent.parent / "migrations" / "versions").glob("[0-9]*.py")
+)

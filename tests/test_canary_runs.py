@@ -13,11 +13,12 @@ from sqlalchemy import select
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set
+from monitor.errors import ProviderResponseError
 from monitor.jobs.canary import rebaseline
 from monitor.jobs.context import JobContext
 from monitor.jobs.migration import migrate_check
 from monitor.jobs.runner import run_job
-from monitor.providers import build_provider
+from monitor.providers import EmbeddingResult, build_provider
 from monitor.storage import canaries as canaries_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import CanaryBaseline, MigrateCheck, RetrievalMetric
@@ -109,3 +110,31 @@ def test_migrate_check_between_two_models(tmp_path: Path, db: Database, clock: F
     with db.read() as s:
         verdicts = s.scalars(select(MigrateCheck.verdict).order_by(MigrateCheck.id)).all()
     assert verdicts == [same["verdict"], other["verdict"]]
+
+
+class _Broken:
+    """A provider answering every text with the same degenerate vector."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.dimension = 128
+
+    def embed(self, texts: list[str], kind: str) -> EmbeddingResult:
+        return EmbeddingResult(np.full((len(texts), 128), self.value, dtype=np.float32))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("value", "why"), [(0.0, "all zero"), (0.25, "all components equal")])
+def test_degenerate_vectors_are_refused_as_a_baseline(
+    tmp_path: Path, db: Database, clock: FixedClock, value: float, why: str
+) -> None:
+    ctx = _ctx(tmp_path, db, clock)
+    ctx.providers["prod"] = _Broken(value)
+    out = run_job(ctx, "canary", model="prod")
+    assert out.status == "failed" and why in out.message
+    with db.read() as s:
+        assert s.scalars(select(CanaryBaseline)).all() == []
+    with pytest.raises(ProviderResponseError, match=why):
+        rebaseline(ctx, "prod", "core", reason="test", by="me")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import MIGRATIONS_HEAD as HEAD
 from support import POSTGRES_URL, SERVICE_MISSING
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -79,18 +80,18 @@ def test_upgrade_on_a_database_newer_than_the_code(quickstart: Path) -> None:
     with sqlite3.connect(quickstart.parent / "quickstart.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0009'")
     proc = driftmon("db", "upgrade", "-c", str(quickstart))
-    one_line(proc, "is at revision 0009, newer than this driftmon's 0005")
-    assert "driftmon db downgrade 0005" in proc.stderr
-    assert "driftmon db downgrade 0005" in driftmon("run", "-c", str(quickstart)).stderr
+    one_line(proc, f"is at revision 0009, newer than this driftmon's {HEAD}")
+    assert f"driftmon db downgrade {HEAD}" in proc.stderr
+    assert f"driftmon db downgrade {HEAD}" in driftmon("run", "-c", str(quickstart)).stderr
 
 
 def test_downgrade_then_upgrade(quickstart: Path) -> None:
     assert driftmon("db", "upgrade", "-c", str(quickstart)).returncode == 0
     down = driftmon("db", "downgrade", "0004", "-c", str(quickstart))
-    assert down.returncode == 0 and "0005 -> 0004" in down.stdout, down.stderr
-    one_line(driftmon("db", "check", "-c", str(quickstart)), "behind the code's 0005")
+    assert down.returncode == 0 and f"{HEAD} -> 0004" in down.stdout, down.stderr
+    one_line(driftmon("db", "check", "-c", str(quickstart)), f"behind the code's {HEAD}")
     one_line(driftmon("db", "downgrade", "9999", "-c", str(quickstart)), "'9999' is not one")
-    assert "0004 -> 0005" in driftmon("db", "upgrade", "-c", str(quickstart)).stdout
+    assert f"0004 -> {HEAD}" in driftmon("db", "upgrade", "-c", str(quickstart)).stdout
 
 
 def test_json_into_a_closed_pipe_ends_quietly(quickstart: Path) -> None:

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import MIGRATIONS_HEAD as HEAD
 
 from monitor.cli.reference import commands, commands_table
 
@@ -74,7 +75,7 @@ NEEDLES = {
     "driftmon alerts ack": "only a firing alert",
     "driftmon canary diff": "verdict: UNCHANGED",
     "driftmon compare": "verdict: DRIFT",
-    "driftmon db downgrade": "0005 -> 0004",
+    "driftmon db downgrade": f"{HEAD} -> 0004",
 }
 
 

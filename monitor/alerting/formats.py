@@ -60,6 +60,13 @@ def _slack(payload: Mapping[str, Any], url: str, _secret: str) -> tuple[str, Any
                 "text": {"type": "mrkdwn", "text": f"<{alert['runbook_url']}|Runbook>"},
             }
         )
+    if alert.get("report_url"):
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open the report"},
+            "url": alert["report_url"],
+        }
+        blocks.append({"type": "actions", "elements": [button]})
     return url, {"text": head, "blocks": blocks}
 
 
@@ -70,11 +77,13 @@ def _alertmanager(payload: Mapping[str, Any], url: str, _secret: str) -> tuple[s
         annotations["description"] = alert["description"]
     if alert.get("runbook_url"):
         annotations["runbook_url"] = alert["runbook_url"]
+    if alert.get("report_url"):
+        annotations["report_url"] = alert["report_url"]
     item: dict[str, Any] = {
         "labels": {k: str(v) for k, v in alert["labels"].items()},
         "annotations": annotations,
         "startsAt": alert["starts_at"],
-        "generatorURL": alert.get("generator_url", ""),
+        "generatorURL": alert.get("generator_url") or alert.get("report_url", ""),
     }
     if payload["event"] == "resolved":
         item["endsAt"] = alert["ends_at"]
@@ -108,8 +117,13 @@ def _pagerduty(payload: Mapping[str, Any], url: str, secret: str) -> tuple[str, 
                 "description": alert.get("description", ""),
             },
         }
-        if alert.get("runbook_url"):
-            body["links"] = [{"href": alert["runbook_url"], "text": "Runbook"}]
+        links = [
+            {"href": alert[key], "text": text}
+            for key, text in (("report_url", "driftmon report"), ("runbook_url", "Runbook"))
+            if alert.get(key)
+        ]
+        if links:
+            body["links"] = links
         body["client"] = "driftmon"
     return url or PAGERDUTY_URL, body
 

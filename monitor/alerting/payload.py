@@ -10,7 +10,15 @@ from monitor import __version__
 from monitor.alerting.rules import Transition
 from monitor.domain import AlertRecord
 
-__all__ = ["PAYLOAD_VERSION", "AlertBody", "AlertPayload", "Event", "alert_payload", "test_payload"]
+__all__ = [
+    "PAYLOAD_VERSION",
+    "AlertBody",
+    "AlertPayload",
+    "Event",
+    "alert_payload",
+    "report_url",
+    "test_payload",
+]
 
 PAYLOAD_VERSION: Literal[1] = 1
 
@@ -31,6 +39,7 @@ class AlertBody(TypedDict):
     starts_at: str
     ends_at: str | None
     runbook_url: str
+    report_url: NotRequired[str]
 
 
 class AlertPayload(TypedDict):
@@ -52,15 +61,21 @@ def alert_payload(
     description: str = "",
     runbook_url: str = "",
     evidence: Mapping[str, Any] | None = None,
+    public_url: str = "",
 ) -> AlertPayload:
-    """The generic JSON body (schema version ``PAYLOAD_VERSION``) of one notification."""
+    """The generic JSON body (schema version ``PAYLOAD_VERSION``) of one notification.
+
+    With ``public_url`` (``server.public_url``) the body links the report of the
+    run that raised the alert (``alert.report_url``).
+    """
     existing = t.existing if isinstance(t, Transition) else t
     started = existing.started_at if existing else now
     ev = evidence if evidence is not None else (t.evidence if isinstance(t, Transition) else {})
     if isinstance(t, Transition):
         description = description or t.description
         runbook_url = runbook_url or t.runbook_url
-    return {
+    result_id = t.result_id if isinstance(t, Transition) else t.last_result_id
+    payload: AlertPayload = {
         "version": PAYLOAD_VERSION,
         "event": event,
         "sent_by": f"driftmon/{__version__}",
@@ -80,6 +95,26 @@ def alert_payload(
             "runbook_url": runbook_url,
         },
     }
+    link = report_url(public_url, t.labels, result_id)
+    if link:
+        payload["alert"]["report_url"] = link
+    return payload
+
+
+def report_url(public_url: str, labels: Mapping[str, str], result_id: int | None) -> str:
+    """The report page of the run behind an alert ("" for job alerts or without a base).
+
+    Alerts labelled with a canary set come from canary runs; other model-version
+    alerts from drift runs.
+    """
+    if not public_url or not result_id:
+        return ""
+    base = public_url.rstrip("/") + "/ui/"
+    if "canary_set" in labels:
+        return f"{base}canary/{result_id}"
+    if "model_version" in labels:
+        return f"{base}drift/{result_id}"
+    return ""
 
 
 def test_payload(now: datetime) -> AlertPayload:

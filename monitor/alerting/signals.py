@@ -54,24 +54,46 @@ def _retrieval_drops(labels: dict[str, str], runs: list[CanaryRunRecord]) -> lis
     return out
 
 
+def _breaking(run: CanaryRunRecord) -> bool:
+    return run.verdict == "changed" and run.impact != "benign"
+
+
+def _canary_change_signals(labels: dict[str, str], runs: list[CanaryRunRecord]) -> list[Signal]:
+    """A change that breaks retrieval, a benign one, and a change of reported identity."""
+    latest = runs[0]
+    evidence = {
+        "min_cosine": latest.min_cosine,
+        "norm_ratio": latest.norm_ratio,
+        "impact": latest.impact,
+    }
+    breaking = [float(_breaking(r)) for r in runs]
+    benign = [float(r.verdict == "changed" and not _breaking(r)) for r in runs]
+    changed_identity = [float(bool(r.identity_changed)) for r in runs]
+    identity = {"changed": latest.identity_changed, "identity": latest.identity}
+    return [
+        Signal("canary_changed", labels, breaking[0], latest.id, tuple(breaking), evidence),
+        Signal("canary_benign_change", labels, benign[0], latest.id, tuple(benign), evidence),
+        Signal(
+            "model_identity_changed",
+            labels,
+            changed_identity[0],
+            latest.id,
+            tuple(changed_identity),
+            identity,
+        ),
+    ]
+
+
 def canary_signals(runs_newest_first: Iterable[CanaryRunRecord], history: int) -> list[Signal]:
-    """canary_changed, canary_min_cosine and retrieval_drop per (model, version, canary set)."""
+    """canary_changed (breaking), canary_benign_change, model_identity_changed,
+    canary_min_cosine and retrieval_drop per (model, version, canary set)."""
     canary: dict[tuple[str, str, str], list[CanaryRunRecord]] = defaultdict(list)
     for run in runs_newest_first:
         canary[(run.model, run.version, run.canary_set)].append(run)
     out: list[Signal] = []
     for (model, version, cset), runs in canary.items():
         labels = {"model": model, "model_version": version, "canary_set": cset}
-        out.append(
-            Signal(
-                "canary_changed",
-                labels,
-                float(runs[0].verdict == "changed"),
-                runs[0].id,
-                tuple(float(r.verdict == "changed") for r in runs),
-                {"min_cosine": runs[0].min_cosine, "norm_ratio": runs[0].norm_ratio},
-            )
-        )
+        out += _canary_change_signals(labels, runs)
         out.append(
             Signal(
                 "canary_min_cosine",

@@ -49,18 +49,28 @@ def verify_signature(
     now: float,
     tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
-    """True when ``body`` was signed with ``secret`` within ``tolerance`` seconds of ``now``."""
+    """True when ``body`` was signed with ``secret`` within ``tolerance`` seconds of ``now``.
+
+    Any malformed input (a secret that is not base64 after ``whsec_``, a header
+    that is not text or not ASCII, a timestamp beyond any clock) is False.
+    """
+    try:
+        return _verify(secret, headers, body, now, tolerance)
+    except (ValueError, TypeError, OverflowError, AttributeError):  # binascii/Unicode errors too
+        return False
+
+
+def _verify(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float, tolerance: int
+) -> bool:
     lower = {k.lower(): v for k, v in headers.items()}
     msg_id = lower.get("webhook-id", "")
-    try:
-        ts = int(lower.get("webhook-timestamp", ""))
-    except ValueError:
-        return False
+    ts = int(lower.get("webhook-timestamp", ""))
     if not msg_id or abs(now - ts) > tolerance:
         return False
-    expected = sign(secret, msg_id, ts, body)
+    expected = sign(secret, msg_id, ts, body).encode()
     return any(
-        hmac.compare_digest(expected, candidate)
+        hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
         for candidate in lower.get("webhook-signature", "").split()
     )
 

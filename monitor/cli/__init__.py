@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _say(exc.prog or "driftmon", str(exc))
         return 2
+    from monitor.config import ConfigProblems, mask_secrets
     from monitor.errors import MonitorError
 
     module, _, function = args.handler.partition(":")
@@ -49,8 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _say(exc.prog or prog, str(exc))
         return 2
+    except ConfigProblems as exc:
+        for line in exc.problems:
+            _say(prog, mask_secrets(line))
+        return 2
     except MonitorError as exc:
-        _say(prog, str(exc))
+        _say(prog, mask_secrets(str(exc)))
         return 2
     except BrokenPipeError:
         return _quiet_broken_pipe()

@@ -69,11 +69,15 @@ def _listing(cfg: Settings, names: list[str], *, show: bool) -> int:
                     for k, v in sorted(r.retrieval.items())
                     if k.startswith(("ndcg", "recall@10"))
                 )
+                impact = f" ({r.impact})" if r.impact else ""
                 print(
-                    f"  {r.model}/{r.version}: {r.verdict} at "
+                    f"  {r.model}/{r.version}: {r.verdict}{impact} at "
                     f"{r.created_at.isoformat(timespec='seconds')} min cos {r.min_cosine:.5f} "
                     f"mean {r.mean_cosine:.5f} {quality}"
                 )
+                if r.identity:
+                    shown = ", ".join(f"{k}={v}" for k, v in sorted(r.identity.items()))
+                    print(f"    reported by the endpoint: {shown}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 from collections.abc import Sequence
@@ -51,13 +52,15 @@ def cmd_run_once(args: argparse.Namespace) -> int:
 def run_jobs(cfg: Settings, names: Sequence[str], model: str | None) -> int:
     """Run ``names`` once in order, print one line each; 1 if any failed, else 0."""
     from monitor.jobs.context import JobContext, default_replica
-    from monitor.jobs.runner import run_job
+    from monitor.jobs.runner import observed_periods, run_job
 
     if model is not None:
         cfg.model(model)  # an unknown name is a ConfigError before anything runs
     with open_database(cfg) as db:
         ctx = JobContext(settings=cfg, db=db, replica=cfg.agent.replica_id or default_replica())
         try:
+            # staleness in cron mode is judged against the cron's period: see the README
+            ctx = dataclasses.replace(ctx, cron_periods=observed_periods(ctx))
             outcomes = [run_job(ctx, name, model=model) for name in names]
         finally:
             ctx.close()

@@ -60,18 +60,29 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from monitor.config import load_settings, settings_to_dict
+    """The daemon's validation, then the referenced files; one line per problem."""
+    from monitor.config import (
+        ConfigProblems,
+        environment,
+        load_settings,
+        mask_secrets,
+        settings_to_dict,
+    )
+    from monitor.preflight import check_files
 
     cfg = load_settings(args.file)
-    print(json.dumps(settings_to_dict(cfg), indent=2))
+    report = check_files(cfg)
+    for line in report.warnings:
+        print(f"driftmon: warning: {mask_secrets(line)}", file=sys.stderr)
+    if report.problems:
+        raise ConfigProblems(report.problems)
+    print(json.dumps(settings_to_dict(cfg, environment()), indent=2))
     print(f"# {args.file}: valid", file=sys.stderr)
     return 0
 
 
 def cmd_config_reference(_args: argparse.Namespace) -> int:
-    from monitor.config import describe_settings
+    from monitor.config import reference_table
 
-    print("| key | type | default | meaning |\n|---|---|---|---|")
-    for key, tp, default, help_text in describe_settings():
-        print(f"| `{key}` | {tp} | `{default}` | {help_text} |")
+    print(reference_table(), end="")
     return 0

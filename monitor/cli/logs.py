@@ -8,6 +8,8 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.config.masking import mask_secrets
+
 __all__ = ["setup_logging"]
 
 _TAGS = ("job", "run_id")
@@ -32,7 +34,7 @@ class JsonFormatter(logging.Formatter):
                 data[key] = getattr(record, key)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data)
+        return mask_secrets(json.dumps(data))
 
 
 class TextFormatter(logging.Formatter):
@@ -43,7 +45,7 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         tags = " ".join(f"{k}={getattr(record, k)}" for k in _TAGS if hasattr(record, k))
-        return f"{line} [{tags}]" if tags else line
+        return mask_secrets(f"{line} [{tags}]" if tags else line)
 
 
 def setup_logging(level: str, fmt: str = "text") -> None:

@@ -18,7 +18,7 @@ from monitor.cli.common import UsageError
 from monitor.inputs import load_matrix, qrels_by_query, read_ids, read_qrels
 
 if TYPE_CHECKING:
-    from monitor.stats.canary import CanaryComparison
+    from monitor.stats.canary import GradedComparison
     from monitor.stats.retrieval import RetrievalResult, ScoreSummary
 
 __all__ = ["cmd_canary_diff", "cmd_retrieval_eval"]
@@ -31,7 +31,8 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _canary_text(c: CanaryComparison, baseline: str, current: str) -> str:
+def _canary_text(r: GradedComparison, baseline: str, current: str) -> str:
+    c, grade = r.comparison, r.grade
     lines = [
         f"{CANARY_PROG}: {baseline} vs {current}: {c.n_items} items, "
         f"d={c.dim_baseline}" + (f" -> {c.dim_current}" if c.dim_current != c.dim_baseline else ""),
@@ -41,12 +42,20 @@ def _canary_text(c: CanaryComparison, baseline: str, current: str) -> str:
         f"mean norm ratio (current / baseline): {c.norm_ratio:.4f}",
     ]
     lines += [f"reason: {r}" for r in c.reasons]
+    if grade is not None:
+        lines.append(f"impact: {grade.impact.upper()}")
+        if grade.overlap is not None:
+            lines.append(f"top-10 overlap, old vs new vectors: {grade.overlap:.3f}")
+        lines += [f"impact reason: {r}" for r in grade.reasons]
     return "\n".join(lines)
 
 
 def cmd_canary_diff(args: argparse.Namespace) -> int:
-    """``driftmon canary diff BASELINE CURRENT [--json] [--floor F] [--min-cosine C]``."""
-    from monitor.stats.canary import compare_to_baseline
+    """``driftmon canary diff BASELINE CURRENT [--repeat R] [--json] [--floor F] [--min-cosine C]``.
+
+    Exit 0 unchanged, noise or a benign change; 1 a breaking change; 2 error.
+    """
+    from monitor.stats.canary import compare_and_grade
 
     if not 0.0 <= args.floor <= 1.0:
         raise UsageError(f"--floor must be in [0, 1], got {args.floor:g}")
@@ -59,16 +68,19 @@ def cmd_canary_diff(args: argparse.Namespace) -> int:
             f"baseline has {len(baseline)} rows but current has "
             f"{len(current)}; rows must be the same items"
         )
+    repeat = load_matrix(args.repeat, "repeat") if args.repeat else None
+    if repeat is not None and repeat.shape != baseline.shape:
+        raise UsageError(f"repeat has shape {repeat.shape}, baseline {baseline.shape}")
     try:
-        result = compare_to_baseline(
-            baseline, current, floor=args.floor, min_cosine=args.min_cosine
+        result = compare_and_grade(
+            baseline, current, repeat=repeat, floor=args.floor, min_cosine=args.min_cosine
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    code = 1 if result.verdict == "changed" else 0
+    code = 1 if result.breaking else 0
     if args.json:
-        doc = {"baseline": args.baseline, "current": args.current, **result.to_dict()}
-        _out(json.dumps({**doc, "exit_code": code}))
+        paths = {"baseline": args.baseline, "current": args.current, "repeat": args.repeat}
+        _out(json.dumps({**paths, **result.to_dict(), "exit_code": code}))
     else:
         _out(_canary_text(result, args.baseline, args.current))
     return code

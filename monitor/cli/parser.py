@@ -135,14 +135,23 @@ def _canary(sub: Any) -> None:
         ksub,
         "diff",
         "offline:cmd_canary_diff",
-        "compare two aligned embedding files of a canary set (exit 0 unchanged or noise, "
-        "1 changed, 2 error)",
+        "compare two aligned embedding files of a canary set and grade a change by its "
+        "impact: benign (each row keeps >= 95 percent of its top-10 among the baseline rows on "
+        "average and no score moved beyond its noise) or breaking (otherwise; always for "
+        "a dimension or norm change). Exit 0 unchanged, noise or benign change, 1 breaking "
+        "change, 2 error",
         config=False,
     )
     p.set_defaults(error_prog=p.prog)
     p.add_argument("baseline", metavar="BASELINE", help="baseline embeddings (.npy or .jsonl)")
     p.add_argument("current", metavar="CURRENT", help="current embeddings, same rows")
     p.add_argument("--floor", type=float, default=1.0, help="measured noise floor (default: 1)")
+    p.add_argument(
+        "--repeat",
+        metavar="FILE",
+        help="the set embedded again at baseline time (.npy): the endpoint's own noise, "
+        "widening the tolerance and each measure's allowed move (as the daemon does)",
+    )
     p.add_argument(
         "--min-cosine",
         type=float,
@@ -153,6 +162,12 @@ def _canary(sub: Any) -> None:
 
 
 def _drift_and_migrate(sub: Any) -> None:
+    p = _cmd(
+        sub, "report", "report:cmd_report", "write a run's report as one self-contained HTML file"
+    )
+    p.add_argument("kind", choices=["drift", "canary", "migrate"], help="the kind of run")
+    p.add_argument("run", nargs="?", default="latest", help="the run id (default: latest)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
     fsub = _group(sub, "drift", "query drift runs", "drift_command")
     p = _cmd(fsub, "show", "drift:cmd_show", "a stored drift run: verdict, tests, explanation")
     p.add_argument("run", metavar="RUN", nargs="?", type=int, help="run id (default: latest)")

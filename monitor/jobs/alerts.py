@@ -7,6 +7,7 @@ that caused them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from monitor.alerting.payload import AlertPayload, alert_payload
 from monitor.alerting.routing import sink_accepts
 from monitor.alerting.rules import Transition, evaluate
 from monitor.alerting.signals import TRAILING_RUNS, build_signals
-from monitor.config import SinkSettings, parse_duration
+from monitor.config import SinkSettings
 from monitor.domain import Signal
 from monitor.jobs.context import JobContext
 from monitor.jobs.registry import JOB_NAMES, job_interval
@@ -50,7 +51,13 @@ def collect_signals(
 
 
 def evaluate_alerts(ctx: JobContext, s: Session) -> int:
-    """Evaluate the rules on stored results; write state and outbox rows in ``s``."""
+    """Evaluate the rules on stored results; write state and outbox rows in ``s``.
+
+    One evaluation at a time (a transaction-level lock on PostgreSQL; SQLite is
+    serial): three jobs evaluate, and one reading signals before another's
+    commit and alert states after it would resolve and re-fire (flap).
+    """
+    job_runs_store.lock_alert_evaluation(s)
     now = ctx.clock.now()
     longest = max((r.for_runs for r in ctx.settings.alerts.rules), default=1)
     intervals: dict[str, timedelta] = {
@@ -62,9 +69,33 @@ def evaluate_alerts(ctx: JobContext, s: Session) -> int:
         signals,
         alerts_store.active_alerts(s),
         now,
-        parse_duration(ctx.settings.alerts.renotify),
+        ctx.settings.alerts.renotify.delta,
     )
-    return write_transitions(s, transitions, ctx.settings.alerts.sinks, now)
+    return write_transitions(
+        s,
+        _hold_critical(transitions, signals),
+        ctx.settings.alerts.sinks,
+        now,
+        ctx.settings.server.public_url,
+    )
+
+
+def _hold_critical(transitions: list[Transition], signals: list[Signal]) -> list[Transition]:
+    """No critical alert resolves while the latest canary run of its version says changed."""
+    changed = {
+        (sig.labels.get("model"), sig.labels.get("model_version"))
+        for sig in signals
+        if sig.name == "canary_changed" and sig.value >= 1.0
+    }
+    return [
+        t
+        for t in transitions
+        if not (
+            t.state in ("resolved", "dropped")
+            and t.severity == "critical"
+            and (t.labels.get("model"), t.labels.get("model_version")) in changed
+        )
+    ]
 
 
 def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:
@@ -74,8 +105,9 @@ def alerts_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]
         resent = queue_resends(
             s,
             ctx.settings.alerts.sinks,
-            parse_duration(ctx.settings.alerts.renotify),
+            ctx.settings.alerts.renotify.delta,
             ctx.clock.now(),
+            ctx.settings.server.public_url,
         )
     return n, {"transitions": n, "resends": resent}
 
@@ -104,7 +136,11 @@ def _queue(
 
 
 def write_transitions(
-    s: Session, transitions: Iterable[Transition], sinks: Iterable[SinkSettings], now: datetime
+    s: Session,
+    transitions: Iterable[Transition],
+    sinks: Iterable[SinkSettings],
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Apply transitions to the alerts table and queue deliveries to matching sinks.
 
@@ -115,6 +151,10 @@ def write_transitions(
     silences = alerts_store.active_silences(s, now)
     n = 0
     for t in transitions:
+        if t.state in ("resolved", "dropped") and t.existing is not None:
+            # the all-clear tells what fired, not the recovery value
+            fired = t.existing.value if t.existing.value is not None else t.value
+            t = dataclasses.replace(t, value=fired, summary=t.existing.summary)
         values: dict[str, Any] = dict(
             state=t.state,
             streak=t.streak,
@@ -142,7 +182,7 @@ def write_transitions(
         n += 1
         if not notify:
             continue
-        payload = alert_payload(t, notify, now)
+        payload = alert_payload(t, notify, now, public_url=public_url)
         for sink in sink_list:
             if sink_accepts(sink, t.severity, t.labels):
                 _queue(s, alert_id, t.fingerprint, notify, payload, sink, now)
@@ -150,7 +190,11 @@ def write_transitions(
 
 
 def queue_resends(
-    s: Session, sinks: Iterable[SinkSettings], default_resend: timedelta, now: datetime
+    s: Session,
+    sinks: Iterable[SinkSettings],
+    default_resend: timedelta,
+    now: datetime,
+    public_url: str = "",
 ) -> int:
     """Re-queue firing alerts to sinks that want them repeated (``resend``).
 
@@ -166,7 +210,7 @@ def queue_resends(
     n = 0
     for sink in sinks:
         every = (
-            parse_duration(sink.resend)
+            sink.resend.delta
             if sink.resend
             else (timedelta(minutes=1) if sink.kind == "alertmanager" else None)
         )
@@ -183,7 +227,7 @@ def queue_resends(
                 alert.id,
                 alert.fingerprint,
                 "firing",
-                alert_payload(alert, "firing", now),
+                alert_payload(alert, "firing", now, public_url=public_url),
                 sink,
                 now,
             )

@@ -13,6 +13,7 @@ import numpy as np
 
 from monitor.config import CanarySetSettings, ModelSettings
 from monitor.domain import CanaryItemRecord
+from monitor.errors import ProviderResponseError
 from monitor.inputs import Item, Qrel, read_canary_set
 from monitor.jobs.alerts import evaluate_alerts
 from monitor.jobs.context import (
@@ -24,7 +25,14 @@ from monitor.jobs.context import (
     split_items,
 )
 from monitor.stats import retrieval
-from monitor.stats.canary import CanaryComparison, compare_to_baseline, noise_floor
+from monitor.stats.canary import (
+    CanaryComparison,
+    GradedComparison,
+    baseline_problem,
+    compare_and_grade,
+    noise_floor,
+    rowwise_cosine,
+)
 from monitor.storage import canaries as canaries_store
 from monitor.storage import samples as samples_store
 from monitor.storage import versions as versions_store
@@ -89,11 +97,9 @@ def retrieval_rows(
     k = min(max(cset.ks), len(dids))
     _, top = retrieval.search(qv, dv, k)
     scores = retrieval.score_stats(top, k=k, cutoffs=cset.score_cutoffs)
-    rows += [
-        ("top1_median", full, scores.top1.median),
-        ("top1_p05", full, scores.top1.p05),
-        (f"top{scores.k}_median", full, scores.topk.median),
-    ]
+    rows += [("top1_median", full, scores.top1.median), ("top1_p05", full, scores.top1.p05)]
+    if scores.k > 1:  # with k = 1 (ks = [1], or one document) top-k is top-1
+        rows.append((f"top{scores.k}_median", full, scores.topk.median))
     rows += [(f"top1_pass@{c}", full, v) for c, v in scores.pass_rates.items()]
     summary["top1_median"] = scores.top1.median
     return rows, summary
@@ -127,50 +133,102 @@ def _canary_run(
         baseline = canaries_store.current_baseline(s, set_id, mv.id)
     repeats = 1 if baseline is not None else max(cset.baseline_repeats, 1)
     embedded = [embed_items(ctx, model, records) for _ in range(repeats)]
+    if baseline is None:
+        checked_baseline(model, embedded)
     current = embedded[-1]
     rows, quality = retrieval_rows(cset, records, current.vectors, qrels)
+    floor, vectors = (
+        (noise_floor([e.vectors for e in embedded]), embedded[0].vectors)
+        if baseline is None
+        else (baseline[1], baseline[2])  # the last repeat is the first observation
+    )
+    graded = _grade(cset, records, qrels, vectors, current.vectors, floor, quality)
+    cmp = graded.comparison
+    overlap = topk_overlap(records, vectors, current.vectors)
+    stale = f"top{OVERLAP_K}_overlap_stale_index"
     with ctx.db.transaction() as s:
         if baseline is None:
-            floor = noise_floor([e.vectors for e in embedded])
-            baseline_id = canaries_store.save_baseline(
-                s, set_id, mv.id, [r.id for r in records], embedded[0].vectors, floor, now
-            )
-            vectors = embedded[0].vectors  # the last repeat is the first observation
+            ids = [r.id for r in records]
+            baseline_id = canaries_store.save_baseline(s, set_id, mv.id, ids, vectors, floor, now)
         else:
-            baseline_id, floor, vectors = baseline
-        cmp = compare_to_baseline(vectors, current.vectors, floor=floor, min_cosine=cset.min_cosine)
-        overlap = topk_overlap(records, vectors, current.vectors)
-        stale = f"top{OVERLAP_K}_overlap_stale_index"
+            baseline_id = baseline[0]
+        info = {
+            "reasons": list(cmp.reasons),
+            "impact": graded.impact,
+            "impact_reasons": list(graded.grade.reasons) if graded.grade else [],
+            "baseline_created": baseline is None,
+            "noise_floor": floor,
+            "identity": current.identity,
+            "identity_changed": versions_store.note_identity(s, mv.id, current.identity, now),
+            stale: overlap,
+            "item_cosines": item_cosines(records, vectors, current.vectors),
+        }
         run_id = canaries_store.save_canary_run(
             s,
             set_id=set_id,
             model_version_id=mv.id,
             baseline_id=baseline_id,
             created_at=now,
+            impact=graded.impact,
             **_comparison_columns(cmp),
-            details={
-                "reasons": list(cmp.reasons),
-                "baseline_created": baseline is None,
-                "noise_floor": floor,
-                "identity": current.identity,
-                stale: overlap,
-            },
+            details=info,
         )
         if overlap is not None:
             rows.append((stale, current.vectors.shape[1], overlap))
         canaries_store.save_retrieval_metrics(s, run_id, rows)
         evaluate_alerts(ctx, s)
+    keep = ("reasons", "impact", "impact_reasons", "baseline_created", "identity")
     return {
+        **{k: info[k] for k in (*keep, "identity_changed")},
         "verdict": cmp.verdict,
         "min_cosine": cmp.min_cosine,
         "mean_cosine": cmp.mean_cosine,
         "run_id": run_id,
-        "baseline_created": baseline is None,
-        "reasons": list(cmp.reasons),
         "topk_overlap": overlap,
         "retrieval": quality,
-        "identity": current.identity,
     }
+
+
+def checked_baseline(model: ModelSettings, embedded: list[Any]) -> None:
+    """Refuse degenerate vectors (all zero, constant, one for every item) as a baseline."""
+    for e in embedded:
+        problem = baseline_problem(e.vectors)
+        if problem is not None:
+            raise ProviderResponseError(
+                f"model {model.name!r}: refusing these vectors as a canary baseline: {problem}"
+            )
+
+
+def _grade(
+    cset: CanarySetSettings,
+    records: list[CanaryItemRecord],
+    qrels: list[tuple[str, str, int]],
+    vectors: np.ndarray,
+    current: np.ndarray,
+    floor: float,
+    quality: dict[str, Any],
+) -> GradedComparison:
+    """Compare with the baseline; grade a change on the set's queries, documents and qrels."""
+    queries = np.array([i for i, r in enumerate(records) if r.kind == "query"], dtype=np.intp)
+    docs = np.array([i for i, r in enumerate(records) if r.kind == "document"], dtype=np.intp)
+    split = len(queries) > 0 and len(docs) > 1
+    measures: dict[str, tuple[float, float]] = {}
+    if vectors.shape[1] == current.shape[1] and qrels:
+        _, before = retrieval_rows(cset, records, vectors, qrels)
+        measures = {
+            k: (float(v), float(quality[k]))
+            for k, v in before.items()
+            if k in quality and ("@" in k or k == "map")
+        }
+    return compare_and_grade(
+        vectors,
+        current,
+        floor=floor,
+        min_cosine=cset.min_cosine,
+        queries=queries if split else None,
+        documents=docs if split else None,
+        measures=measures,
+    )
 
 
 def _comparison_columns(cmp: CanaryComparison) -> dict[str, Any]:
@@ -206,6 +264,7 @@ def rebaseline(
         mv = versions_store.ensure_model_version(s, model.name, dataclasses.asdict(model), now)
         records = canaries_store.canary_items(s, set_id)
     embedded = [embed_items(ctx, model, records) for _ in range(max(cset.baseline_repeats, 1))]
+    checked_baseline(model, embedded)
     floor = noise_floor([e.vectors for e in embedded])
     with ctx.db.transaction() as s:
         baseline_id = canaries_store.save_baseline(
@@ -227,3 +286,12 @@ def rebaseline(
         "noise_floor": floor,
         "dropped_query_vectors": dropped,
     }
+
+
+def item_cosines(
+    records: list[CanaryItemRecord], baseline: np.ndarray, current: np.ndarray
+) -> list[list[float]]:
+    """[[item id, cosine with the baseline], ...] for the report (shared prefix if d moved)."""
+    d = min(baseline.shape[1], current.shape[1])
+    cos = rowwise_cosine(baseline[:, :d], current[:, :d])
+    return [[r.id, round(float(c), 6)] for r, c in zip(records, cos, strict=True)]

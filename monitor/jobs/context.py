@@ -17,7 +17,7 @@ from monitor.alerting.webhook import WebhookSender
 from monitor.clock import Clock, SystemClock
 from monitor.config import CanarySetSettings, ModelSettings, Settings
 from monitor.domain import CanaryItemRecord
-from monitor.errors import ConfigError, ProviderError
+from monitor.errors import ConfigError, ProviderError, ProviderResponseError
 from monitor.metrics import ProviderMeter
 from monitor.providers import EmbeddingProvider, EmbeddingResult, Kind, build_provider
 from monitor.storage import samples as samples_store
@@ -26,6 +26,7 @@ from monitor.storage.engine import Database
 __all__ = [
     "EMBED_BATCH",
     "ContextSwitch",
+    "DimensionChanged",
     "Embedded",
     "JobContext",
     "Resources",
@@ -48,6 +49,10 @@ def default_replica() -> str:
 
 class Skip(Exception):
     """A job found nothing to do; recorded as ``skipped``, not a failure."""
+
+
+class DimensionChanged(ProviderResponseError):
+    """The endpoint answered with another dimension than the model version's."""
 
 
 class Resources:
@@ -134,11 +139,25 @@ class JobContext:
     def provider(self, model: ModelSettings) -> EmbeddingProvider:
         return self.resources.provider(model)
 
-    def embed(self, model: ModelSettings, texts: list[str], kind: Kind) -> EmbeddingResult:
-        """Embed through the model's provider, counting the call in the provider metrics."""
+    def embed(
+        self, model: ModelSettings, texts: list[str], kind: Kind, *, any_dimension: bool = False
+    ) -> EmbeddingResult:
+        """Embed through the model's provider, counting the call in the provider metrics.
+
+        Vectors of another dimension than the provider's raise :class:`DimensionChanged`
+        (they must never be stored next to the old ones) unless ``any_dimension``:
+        the canary job takes them, to record the change as a verdict.
+        """
         started = time.perf_counter()
         try:
-            result = self.provider(model).embed(texts, kind)
+            provider = self.provider(model)
+            result = provider.embed(texts, kind)
+            got = result.vectors.shape[1] if result.vectors.ndim == 2 else 0
+            if not any_dimension and len(result.vectors) and got != provider.dimension:
+                raise DimensionChanged(
+                    f"model {model.name!r}: the endpoint now returns dimension {got}, "
+                    f"configured {provider.dimension}; nothing embedded is stored"
+                )
         except ProviderError:
             if self.meter is not None:
                 self.meter.observe(
@@ -247,13 +266,18 @@ def embed_items(ctx: JobContext, model: ModelSettings, records: list[CanaryItemR
         idx = [i for i, r in enumerate(records) if r.kind == kind]
         if not idx:
             continue
-        result = ctx.embed(model, [records[i].text for i in idx], kind)
+        result = ctx.embed(model, [records[i].text for i in idx], kind, any_dimension=True)
         if result.failed:
             raise ProviderError(
                 f"{len(result.failed)} canary items failed to embed; a canary run needs every item"
             )
         if out is None:
             out = np.zeros((len(records), result.vectors.shape[1]), dtype=np.float32)
+        if result.vectors.shape[1] != out.shape[1]:
+            raise ProviderResponseError(
+                f"model {model.name!r}: queries have dimension {out.shape[1]} but "
+                f"documents {result.vectors.shape[1]}"
+            )
         out[idx] = result.vectors
         identity.update(result.identity)
     assert out is not None

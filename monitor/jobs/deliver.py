@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.alerting.formats import render
 from monitor.alerting.payload import test_payload
-from monitor.config import SinkSettings, parse_duration, resolve_secret
+from monitor.config import SinkSettings, resolve_secret
+from monitor.domain import DeliveryRecord
 from monitor.errors import AlertDeliveryError, ConfigError
 from monitor.jobs.context import JobContext
 from monitor.storage import alerts as alerts_store
+from monitor.storage import outbox
 
 __all__ = ["backoff", "deliver_due", "deliver_job", "send_test"]
 
@@ -64,56 +68,105 @@ def send_test(ctx: JobContext, sink_name: str) -> int:
         msg_id=f"msg_test_{int(now.timestamp())}",
         secret=secret,
         now=now,
-        timeout=parse_duration(sink.timeout).total_seconds(),
+        timeout=sink.timeout.total_seconds(),
     )
 
 
+#: deliveries one sink is sent per run
+PER_SINK = 100
+#: sinks drained at the same time, each in its own thread
+PARALLEL_SINKS = 8
+#: a claimed delivery is out of other workers' reach for its sink's timeout plus this
+CLAIM_MARGIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    ok: bool
+    dead: bool
+    status: int | None = None
+    error: str | None = None
+    retry_in: timedelta | None = None
+
+
 def deliver_due(ctx: JobContext) -> tuple[int, dict[str, Any]]:
-    """Send every due delivery once; each outcome is committed on its own."""
+    """Send the due deliveries, each sink in its own thread; each outcome is committed on its own.
+
+    Every delivery is claimed before it is sent, so two workers (the daemon and a
+    ``run-once cycle``) never send the same one. A sink that does not answer
+    (timeout, refused connection) is left for the next run after its first such
+    failure, so a hanging sink costs one timeout per run and delays no other sink.
+    """
     sinks = {s.name: s for s in ctx.settings.alerts.sinks}
-    now = ctx.clock.now()
-    rng = random.Random()
     with ctx.db.read() as s:
-        due = alerts_store.due_deliveries(s, now)
-    sent = failed = dead = 0
-    for d in due:
-        sink = sinks.get(d.sink)
-        status: int | None = None
-        error: str | None = None
-        retry_in: timedelta | None = None
-        ok = False
-        is_dead = False
-        if sink is None:
-            error, is_dead = f"sink {d.sink!r} is no longer configured", True
-        else:
-            try:
-                url, body, secret = _request(sink, d.payload, ctx.environ)
-                status = ctx.sender.send(
-                    url,
-                    body,
-                    msg_id=d.idempotency_key,
-                    secret=secret,
-                    now=now,
-                    timeout=parse_duration(sink.timeout).total_seconds(),
-                )
-                ok = True
-            except (AlertDeliveryError, ConfigError) as exc:
-                error = str(exc)
-                status = getattr(exc, "status_code", None)
-                wait = getattr(exc, "retry_after", None) or backoff(d.attempts + 1, rng)
-                retry_in = timedelta(seconds=wait)
-                if now + retry_in - d.created_at > parse_duration(sink.max_age) or (
-                    status is not None and 400 <= status < 500 and status not in (408, 429)
-                ):
-                    is_dead = True
+        names = outbox.due_sinks(s, ctx.clock.now())
+    totals = {"sent": 0, "failed": 0, "dead": 0}
+    if not names:
+        return 0, totals
+    with ThreadPoolExecutor(
+        max_workers=min(len(names), PARALLEL_SINKS), thread_name_prefix="driftmon-deliver"
+    ) as pool:
+        for counts in pool.map(lambda name: _drain(ctx, name, sinks.get(name)), names):
+            for k, v in counts.items():
+                totals[k] += v
+    return totals["sent"], totals
+
+
+def _drain(ctx: JobContext, name: str, sink: SinkSettings | None) -> dict[str, int]:
+    rng = random.Random()
+    counts = {"sent": 0, "failed": 0, "dead": 0}
+    hold = (sink.timeout.delta if sink is not None else timedelta(0)) + CLAIM_MARGIN
+    for _ in range(PER_SINK):
+        now = ctx.clock.now()
+        with ctx.db.transaction() as s:
+            d = outbox.claim_delivery(s, name, now, now + hold)
+        if d is None:
+            break
+        attempt = _attempt(ctx, sink, d, now, rng)
         with ctx.db.transaction() as s:
             alerts_store.mark_delivery(
-                s, d.id, now, ok=ok, status=status, error=error, retry_in=retry_in, dead=is_dead
+                s,
+                d.id,
+                now,
+                ok=attempt.ok,
+                status=attempt.status,
+                error=attempt.error,
+                retry_in=attempt.retry_in,
+                dead=attempt.dead,
             )
-        sent += ok
-        dead += is_dead
-        failed += not ok
-    return sent, {"sent": sent, "failed": failed, "dead": dead}
+        counts["sent"] += attempt.ok
+        counts["dead"] += attempt.dead
+        counts["failed"] += not attempt.ok
+        if not attempt.ok and attempt.status is None and not attempt.dead:
+            break  # no answer at all: the rest of this sink waits for the next run
+    return counts
+
+
+def _attempt(
+    ctx: JobContext, sink: SinkSettings | None, d: DeliveryRecord, now: datetime, rng: random.Random
+) -> _Attempt:
+    """Send one delivery; the outcome and, on failure, when to retry."""
+    if sink is None:
+        return _Attempt(ok=False, dead=True, error=f"sink {d.sink!r} is no longer configured")
+    try:
+        url, body, secret = _request(sink, d.payload, ctx.environ)
+        status = ctx.sender.send(
+            url,
+            body,
+            msg_id=d.idempotency_key,
+            secret=secret,
+            now=now,
+            timeout=sink.timeout.total_seconds(),
+        )
+        return _Attempt(ok=True, dead=False, status=status)
+    except (AlertDeliveryError, ConfigError) as exc:
+        code: int | None = getattr(exc, "status_code", None)
+        wait = getattr(exc, "retry_after", None) or backoff(d.attempts + 1, rng)
+        retry_in = timedelta(seconds=wait)
+        dead = now + retry_in - d.created_at > sink.max_age.delta or (
+            code is not None and 400 <= code < 500 and code not in (408, 429)
+        )
+        return _Attempt(ok=False, dead=dead, status=code, error=str(exc), retry_in=retry_in)
 
 
 def deliver_job(ctx: JobContext, _model: str | None) -> tuple[int, dict[str, Any]]:

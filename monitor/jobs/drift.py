@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from monitor import stats
-from monitor.config import ModelSettings, parse_duration, parse_reference
+from monitor.config import ModelSettings, Rolling
 from monitor.jobs.alerts import evaluate_alerts
-from monitor.jobs.context import JobContext, Skip, embed_by_hash
+from monitor.jobs.context import DimensionChanged, JobContext, Skip, embed_by_hash
+from monitor.stats.drift_map import map_document
 from monitor.storage import canaries as canaries_store
 from monitor.storage import drift as drift_store
 from monitor.storage import samples as samples_store
@@ -34,13 +35,16 @@ class _Windows:
 
 def drift_job(ctx: JobContext, only: str | None) -> tuple[int, dict[str, Any]]:
     """Test the latest sampling window against the reference, per model version."""
-    window = parse_duration(ctx.settings.sampling.window)
-    kind, arg = parse_reference(ctx.settings.drift.reference)
+    window = ctx.settings.sampling.window.delta
+    ref = ctx.settings.drift.reference
     with ctx.db.read() as s:
         cur_start = samples_store.latest_window_start(s)
     if cur_start is None:
         raise Skip("no query samples yet")
-    ref_start, ref_end = (cur_start - arg, cur_start) if kind == "rolling" else arg
+    if isinstance(ref, Rolling):
+        ref_start, ref_end = cur_start - ref.span.delta, cur_start
+    else:
+        ref_start, ref_end = ref.start, ref.end
     w = _Windows(ref_start, ref_end, cur_start, cur_start + window)
     done = 0
     details: dict[str, Any] = {}
@@ -66,16 +70,23 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         )
         log.warning("drift run for %s suspended: %s", model.name, reason)
         return {"verdict": "suspended", "reason": reason}
-    embed_missing(ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)])
+    try:
+        _, evicted = embed_missing(
+            ctx, model, mv.id, [(w.ref_start, w.ref_end), (w.cur_start, w.cur_end)]
+        )
+    except DimensionChanged as exc:  # nothing of the new dimension was stored
+        log.warning("drift run for %s suspended: %s", model.name, exc)
+        return {"verdict": "suspended", "reason": str(exc)}
     with ctx.db.read() as s:
-        _, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
-        _, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)
+        ref_ids, _, ref = samples_store.window_embeddings(s, mv.id, w.ref_start, w.ref_end)
+        cur_ids, cur_texts, cur = samples_store.window_embeddings(s, mv.id, w.cur_start, w.cur_end)
         if drift_store.drift_run_exists(s, mv.id, w.cur_start, len(cur)):
             return {"verdict": "unchanged input, not re-run"}
     seed = (cfg.seed * 1_000_003 + int(w.cur_start.timestamp()) + mv.id) % (2**31)
     rng = np.random.default_rng(seed)
     if len(ref) > cfg.max_reference:
-        ref = ref[np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))]
+        keep = np.sort(rng.choice(len(ref), cfg.max_reference, replace=False))
+        ref, ref_ids = ref[keep], [ref_ids[i] for i in keep]
     result = None
     if len(ref) > 0 and len(cur) > 0:
         result = stats.run_suite(
@@ -89,6 +100,8 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         )
     verdict = result.verdict if result is not None else "insufficient_data"
     explanation = _explain(result, cur_texts) if result is not None else None
+    if result is not None and len(ref) >= 2:
+        explanation = _with_map(explanation, ref, cur, ref_ids, cur_ids, rng)
     with ctx.db.transaction() as s:
         run_id = drift_store.save_drift_run(
             s,
@@ -114,7 +127,8 @@ def _drift_model(ctx: JobContext, model: ModelSettings, w: _Windows) -> dict[str
         "n_ref": len(ref),
         "n_cur": len(cur),
         "tests": {k: v.to_dict() for k, v in (result.tests.items() if result else [])},
-        "explanation": explanation,
+        "explanation": {k: v for k, v in (explanation or {}).items() if k != "map"} or None,
+        "evicted": evicted,  # samples that left the reservoir while being embedded
     }
 
 
@@ -151,19 +165,43 @@ def _explain(result: Any, cur_texts: list[str | None]) -> dict[str, Any] | None:
             cluster["examples"] = examples(cluster.get("cur_examples", []))
     for group in data.get("emerging", []):
         group["examples"] = examples(group.get("cur_examples", []))
-        group.pop("members", None)
+    return data
+
+
+def _with_map(
+    explanation: dict[str, Any] | None,
+    ref: np.ndarray,
+    cur: np.ndarray,
+    ref_ids: list[int],
+    cur_ids: list[int],
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The explanation with the run's 2-D map added (the report draws it); members dropped."""
+    data = dict(explanation or {})
+    groups: list[tuple[str, str, list[int]]] = []
+    for n, group in enumerate(data.get("emerging", []), start=1):
+        label = f"new group {n}: " + "; ".join(group.get("examples", [])[:2])
+        groups.append(("emerging", label, list(group.pop("members", []))))
+    for cluster in data.get("clusters", []):
+        if cluster.get("status") == "grew":
+            label = f"grew x{cluster.get('ratio', 0):.1f}: " + "; ".join(
+                cluster.get("examples", [])[:2]
+            )
+            groups.append(("grew", label, list(cluster.get("cur_examples", []))))
+    data["map"] = map_document(ref, cur, ref_ids, cur_ids, groups, rng)
     return data
 
 
 def embed_missing(
     ctx: JobContext, model: ModelSettings, mv_id: int, ranges: list[tuple[datetime, datetime]]
-) -> int:
-    """Embed the samples in ``ranges`` this version has no vector for.
+) -> tuple[int, int]:
+    """Embed the samples in ``ranges`` this version has no vector for: (stored, evicted).
 
     Each distinct text is embedded once per model version: a repeated query reuses
-    the vector already stored for its hash (the query-embedding cache).
+    the vector already stored for its hash (the query-embedding cache). Samples an
+    ingest evicted from the reservoir meanwhile are skipped and counted.
     """
-    n = 0
+    n = evicted = 0
     for since, until in ranges:
         with ctx.db.read() as s:
             missing = [
@@ -176,8 +214,8 @@ def embed_missing(
             if text is not None:
                 texts.setdefault(h, text)
         vectors = embed_by_hash(ctx, model, mv_id, texts)
+        pairs = [(sid, vectors[h]) for sid, h, _ in missing if h in vectors]
         with ctx.db.transaction() as s:
-            n += samples_store.save_query_embeddings(
-                s, mv_id, ((sid, vectors[h]) for sid, h, _ in missing if h in vectors)
-            )
-    return n
+            stored = samples_store.save_query_embeddings(s, mv_id, pairs)
+        n, evicted = n + stored, evicted + len(pairs) - stored
+    return n, evicted

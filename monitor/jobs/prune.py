@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.config import RetentionSettings, Settings, parse_duration, parse_reference
+from monitor.config import Duration, Pinned, Settings
 from monitor.jobs.context import JobContext
 from monitor.storage import samples as samples_store
 from monitor.storage.retention import PrunePlan, prune
@@ -13,22 +13,21 @@ from monitor.storage.retention import PrunePlan, prune
 __all__ = ["prune_job", "prune_plan"]
 
 
-def _cutoff(now: datetime, keep: str) -> datetime | None:
+def _cutoff(now: datetime, keep: Duration) -> datetime | None:
     """``now - keep``; None for ``"0s"`` (keep forever)."""
-    age = parse_duration(keep)
-    return None if age <= timedelta(0) else now - age
+    return None if keep.delta <= timedelta(0) else now - keep.delta
 
 
 def prune_plan(settings: Settings, now: datetime, latest_window: datetime | None) -> PrunePlan:
     """What to delete at ``now``; samples of the drift reference and current window stay."""
-    r: RetentionSettings = settings.retention
+    r = settings.retention
     samples = _cutoff(now, r.samples)
     keep: tuple[tuple[datetime, datetime], ...] = ()
-    kind, arg = parse_reference(settings.drift.reference)
-    if kind == "pinned":
-        keep = (arg,)
+    ref = settings.drift.reference
+    if isinstance(ref, Pinned):
+        keep = ((ref.start, ref.end),)
     elif samples is not None and latest_window is not None:
-        samples = min(samples, latest_window - arg)
+        samples = min(samples, latest_window - ref.span.delta)
     return PrunePlan(
         drift_runs=_cutoff(now, r.drift_runs),
         canary_runs=_cutoff(now, r.canary_runs),

@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from monitor.config import SourceSettings, parse_duration
+from monitor.config import SourceSettings
 from monitor.errors import MonitorError
 from monitor.jobs.context import JobContext, embed_by_hash
 from monitor.sources import (
@@ -63,19 +63,22 @@ def store_records(
     counts: Counts,
     *,
     after: Callable[[Session], None] | None = None,
+    answer: Callable[[Session, StoreResult], None] | None = None,
 ) -> StoreResult:
     """Offer ``records`` to the source's reservoirs and store all of it in one transaction.
 
     ``counts`` (what the source counted while reading) are stored with the
-    outcomes; ``after(session)`` runs last in the same transaction (positions).
+    outcomes; ``after(session)`` runs last in the same transaction (positions),
+    and so does ``answer(session, result)`` (an idempotency key with its answer).
     """
-    items, rejected = _prepare(ctx, cfg, records)
+    items, rejected, truncated = _prepare(ctx, cfg, records)
     for attempt in range(_ATTEMPTS):
         result = StoreResult(Counts(counts), dict(rejected))
+        result.counts.add("truncated", truncated)
         for reason in rejected.values():
             result.counts.add("rejected_" + reason)
         try:
-            _store_once(ctx, cfg, items, result, after)
+            _store_once(ctx, cfg, items, result, _chain(after, answer, result))
             return result
         except _Conflict:
             log.debug(
@@ -84,6 +87,22 @@ def store_records(
     raise MonitorError(
         f"source {cfg.name!r}: the reservoir kept changing under {_ATTEMPTS} attempts; try again"
     )
+
+
+def _chain(
+    after: Callable[[Session], None] | None,
+    answer: Callable[[Session, StoreResult], None] | None,
+    result: StoreResult,
+) -> Callable[[Session], None] | None:
+    if answer is None:
+        return after
+
+    def both(s: Session) -> None:
+        if after is not None:
+            after(s)
+        answer(s, result)
+
+    return both
 
 
 @dataclass
@@ -101,11 +120,17 @@ class _Item:
 
 def _prepare(
     ctx: JobContext, cfg: SourceSettings, records: Sequence[SourceRecord]
-) -> tuple[list[_Item], dict[int, str]]:
-    """Place each record in its window and stratum; reject what cannot be stored."""
+) -> tuple[list[_Item], dict[int, str], int]:
+    """Place each record in its window and stratum; reject what cannot be stored.
+
+    Texts are cut to ``sampling.max_text_chars`` here, before any regular
+    expression sees them; the third value counts the texts cut.
+    """
     sampling = ctx.settings.sampling
-    window = parse_duration(sampling.window)
-    horizon = ctx.clock.now() + parse_duration(sampling.max_future)
+    max_chars = sampling.max_text_chars
+    truncated = 0
+    window = sampling.window.delta
+    horizon = ctx.clock.now() + sampling.max_future.delta
     models = {m.name: m for m in ctx.settings.models}
     items: list[_Item] = []
     rejected: dict[int, str] = {}
@@ -130,12 +155,19 @@ def _prepare(
             if model.active:
                 vectors[model.name] = vec / norm if model.normalize else vec
         stratum = rec.meta.get(cfg.stratify_by, "") if cfg.stratify_by else ""
+        try:
+            start = window_start(rec.event_time, window)
+        except OverflowError:  # its window begins or ends beyond the calendar
+            rejected[i] = "bad_time"
+            continue
+        if len(rec.text) > max_chars:
+            truncated += 1
         items.append(
             _Item(
                 i,
-                window_start(rec.event_time, window),
+                start,
                 stratum,
-                rec.text,
+                rec.text[:max_chars],
                 rec.event_time,
                 rec.meta,
                 vectors,
@@ -143,7 +175,7 @@ def _prepare(
         )
     if cfg.max_identical:  # the cap compares texts of every record, not only the kept ones
         _redact(ctx, items)
-    return items, rejected
+    return items, rejected, truncated
 
 
 def _redact(ctx: JobContext, items: Iterable[_Item]) -> None:
@@ -202,9 +234,9 @@ def _plan(
     keys: dict[tuple[datetime, str], list[_Item]] = {}
     for item, stratum in zip(items, _strata(ctx, cfg, items), strict=True):
         keys.setdefault((item.window, stratum), []).append(item)
-    states = samples_store.open_windows(
-        s, cfg.name, keys
-    )  # a write first: SQLite takes its lock now
+    # a write first: SQLite takes its lock now; PostgreSQL locks the rows in id order
+    # when planning and writing share one transaction
+    states = samples_store.open_windows(s, cfg.name, keys, lock=sampling.store_text)
     mv_ids: dict[str, int] = {}
     if not sampling.store_text or any(it.vectors for it in items):
         now = ctx.clock.now()
@@ -276,7 +308,9 @@ def _write(
 ) -> None:
     keep_text = ctx.settings.sampling.store_text
     rows: list[samples_store.SampleRow] = []
-    for g in groups:
+    # one fixed lock order (window id) for every writer: concurrent requests
+    # touching the same windows queue up instead of deadlocking
+    for g in sorted(groups, key=lambda g: g.state.id):
         if g.seen != g.state.seen and not samples_store.advance_window(
             s, g.state.id, g.state.seen, g.seen, g.kept
         ):

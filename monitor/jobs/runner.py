@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from monitor.config import parse_duration
+from monitor.config import mask_secrets
 from monitor.errors import MonitorError
 from monitor.jobs import alerts, canary, deliver, drift, prune, sample
 from monitor.jobs.context import JobContext, Skip
@@ -25,7 +25,7 @@ from monitor.logctx import CURRENT_JOB
 from monitor.stats import InsufficientDataError
 from monitor.storage import job_runs as job_runs_store
 
-__all__ = ["JOBS", "JobFn", "JobOutcome", "JobStatus", "run_job"]
+__all__ = ["JOBS", "JobFn", "JobOutcome", "JobStatus", "observed_periods", "run_job"]
 
 log = logging.getLogger("driftmon.jobs")
 
@@ -66,23 +66,22 @@ def run_job(
     dies mid-job frees the job within one lease.
     """
     fn = JOBS[job]
-    lease = parse_duration(ctx.settings.agent.lease)
+    lease = ctx.settings.agent.lease.delta
     try:
         run_id = _claim(ctx, job, slot, lease)
     except MonitorError as exc:  # no database, no run: /readyz says why
         log.error("job %s not started: %s", job, exc)
-        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+        return JobOutcome(job=job, status="failed", items=0, message=mask_secrets(str(exc)))
     if run_id is None:
         log.debug("job %s: slot %s already claimed", job, slot)
         return JobOutcome(job=job, status="claimed_elsewhere", items=0)
     stop_heartbeat = threading.Event()
-    if slot is not None:
-        threading.Thread(
-            target=_heartbeat,
-            args=(ctx, run_id, lease, stop_heartbeat),
-            name=f"driftmon-lease-{job}",
-            daemon=True,
-        ).start()
+    threading.Thread(  # run-once runs are leased too: a killed one is abandoned
+        target=_heartbeat,
+        args=(ctx, run_id, lease, stop_heartbeat),
+        name=f"driftmon-lease-{job}",
+        daemon=True,
+    ).start()
     token = CURRENT_JOB.set((job, run_id))
     started = time.perf_counter()
     try:
@@ -100,7 +99,8 @@ def _claim(ctx: JobContext, job: str, slot: datetime | None, lease: timedelta) -
     """The new run's id; None when another replica has this slot."""
     if slot is None:
         with ctx.db.transaction() as s:
-            return job_runs_store.start_job_run(s, job, ctx.replica, ctx.clock.now())
+            now = ctx.clock.now()
+            return job_runs_store.start_job_run(s, job, ctx.replica, now, now + lease)
     now = ctx.clock.now()
     return job_runs_store.claim_slot(ctx.db, job, ctx.replica, now, slot, now + lease)
 
@@ -112,12 +112,15 @@ def _call(fn: JobFn, ctx: JobContext, job: str, model: str | None) -> JobOutcome
     except (Skip, InsufficientDataError) as exc:
         return JobOutcome(job=job, status="skipped", items=0, message=str(exc))
     except MonitorError as exc:
-        return JobOutcome(job=job, status="failed", items=0, message=str(exc))
+        return JobOutcome(job=job, status="failed", items=0, message=mask_secrets(str(exc)))
     except Exception as exc:  # a job's bug must not stop the other jobs
         log.exception("job %s crashed", job)
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
         return JobOutcome(
-            job=job, status="failed", items=0, message=f"{type(exc).__name__}: {first}"
+            job=job,
+            status="failed",
+            items=0,
+            message=mask_secrets(f"{type(exc).__name__}: {first}"),
         )
     return JobOutcome(job=job, status="ok", items=items, details=details)
 
@@ -135,7 +138,8 @@ def _record(ctx: JobContext, run_id: int, outcome: JobOutcome, seconds: float) -
             )
     except MonitorError as exc:  # the row stays 'running' until its lease lapses
         log.error("job %s: could not record its outcome: %s", outcome.job, exc)
-    log.info(
+    log.log(
+        logging.ERROR if outcome.status == "failed" else logging.INFO,
         "job %s %s in %.2fs (%d items)%s",
         outcome.job,
         outcome.status,
@@ -143,6 +147,22 @@ def _record(ctx: JobContext, run_id: int, outcome: JobOutcome, seconds: float) -
         outcome.items,
         f": {outcome.message}" if outcome.message else "",
     )
+
+
+def observed_periods(ctx: JobContext) -> dict[str, timedelta]:
+    """Per job, the time since its last run started: the period of a cron running ``run-once``.
+
+    Measured before the jobs run, it is what staleness is judged against in cron
+    mode, so a cycle every 5 minutes does not make a 15 s job look stale, while a
+    job that has not succeeded for several cycles still does.
+    """
+    now = ctx.clock.now()
+    with ctx.db.read() as s:
+        return {
+            j.job: now - j.last_started_at
+            for j in job_runs_store.job_summaries(s)
+            if j.last_started_at is not None and j.last_started_at < now
+        }
 
 
 def _heartbeat(ctx: JobContext, run_id: int, lease: timedelta, stop: threading.Event) -> None:

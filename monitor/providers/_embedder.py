@@ -18,10 +18,12 @@ import numpy as np
 
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
-from monitor.config import ModelSettings, parse_duration, resolve_secret
+from monitor.config import ModelSettings, resolve_secret
 from monitor.errors import ConfigError, ProviderError
+from monitor.providers._body import ACCEPT_ENCODING, body_cap
 from monitor.providers._http import CallStats, Fatal, Sender, TooLarge
 from monitor.providers._loop import LoopThread
+from monitor.providers._pieces import Piece, agreed_dimension
 from monitor.providers._policy import CircuitBreaker, RateLimiter, RetryPolicy, Sleep
 from monitor.providers._text import Prepared, plan_batches, prepare_texts
 from monitor.providers._wire import Parsed, check_finite, finish, rows_to_matrix
@@ -50,15 +52,6 @@ class Runtime:
     environ: Mapping[str, str] | None = None
 
 
-@dataclass
-class _Piece:
-    positions: Sequence[int]
-    matrix: np.ndarray | None = None
-    tokens: int | None = None
-    identity: dict[str, str] = field(default_factory=dict)
-    error: ProviderError | None = None
-
-
 class HTTPEmbedder(ABC):
     """Base of the HTTP wire formats; subclasses say how to ask and how to read the answer."""
 
@@ -80,13 +73,13 @@ class HTTPEmbedder(ABC):
             if settings.api_key_env
             else ""
         )
-        total = parse_duration(settings.timeout).total_seconds()
-        connect = parse_duration(settings.connect_timeout).total_seconds()
+        total = settings.timeout.total_seconds()
+        connect = settings.connect_timeout.total_seconds()
         self._timeout = httpx.Timeout(total, connect=min(total, connect))
         self._transport = rt.transport
         self._breaker = CircuitBreaker(
             settings.breaker_threshold,
-            parse_duration(settings.breaker_reset).total_seconds(),
+            settings.breaker_reset.total_seconds(),
             rt.monotonic,
         )
         self._limiter = RateLimiter(
@@ -259,18 +252,18 @@ class HTTPEmbedder(ABC):
         positions: list[int],
         kind: Kind,
         stats: CallStats,
-    ) -> list[_Piece]:
+    ) -> list[Piece]:
         assert self._semaphore is not None
         texts = [prep.texts[p] for p in positions]
         tokens = sum(prep.tokens[p] for p in positions)
         async with self._semaphore:
             try:
                 parsed, matrix = await self._request(client, texts, kind, tokens, stats)
-                return [_Piece(positions, matrix, parsed.tokens, parsed.identity)]
+                return [Piece(positions, matrix, parsed.tokens, parsed.identity)]
             except TooLarge:
                 pass
             except ProviderError as exc:
-                return [_Piece(positions, error=exc)]
+                return [Piece(positions, error=exc)]
         half = len(positions) // 2
         log.info(
             "model %s: HTTP 413 for %d inputs; splitting the batch",
@@ -286,8 +279,9 @@ class HTTPEmbedder(ABC):
     async def _request(
         self, client: httpx.AsyncClient, texts: list[str], kind: Kind, tokens: int, stats: CallStats
     ) -> tuple[Parsed, np.ndarray]:
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **self.headers()}
         request = client.build_request(
-            "POST", self.url(), json=self.body(texts, kind), headers=self.headers()
+            "POST", self.url(), json=self.body(texts, kind), headers=headers
         )
 
         def parse(response: httpx.Response, payload: Any) -> tuple[Parsed, np.ndarray]:
@@ -297,8 +291,9 @@ class HTTPEmbedder(ABC):
             parsed.identity.update(self.header_identity(response))
             return parsed, matrix
 
+        cap = body_cap(len(texts), self.dimension)
         result: tuple[Parsed, np.ndarray] = await self._sender.send(
-            client, request, texts, tokens, stats, parse
+            client, request, texts, tokens, stats, parse, cap
         )
         return result
 
@@ -306,13 +301,16 @@ class HTTPEmbedder(ABC):
         self,
         n: int,
         prep: Prepared,
-        pieces: list[_Piece],
+        pieces: list[Piece],
         probed: dict[str, str],
         stats: CallStats,
         started: float,
     ) -> EmbeddingResult:
         s = self.settings
-        vectors = np.zeros((n, self.dimension), dtype=np.float32)
+        where = f"model {s.name!r}: bad response from {self.provider}"
+        dim, marked = agreed_dimension(pieces, self.dimension, where)
+        stats.errors += marked
+        vectors = np.zeros((n, dim), dtype=np.float32)
         failed = set(prep.skipped) | set(prep.empty)
         errors: list[ProviderError] = []
         tokens = 0

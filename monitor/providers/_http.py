@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -13,6 +14,7 @@ import httpx
 
 from monitor.clock import Clock
 from monitor.errors import ProviderError, ProviderHTTPError, ProviderResponseError, ProviderTimeout
+from monitor.providers._body import BodyTooLarge, UnknownEncoding, read_capped
 from monitor.providers._policy import (
     CircuitBreaker,
     RateLimiter,
@@ -28,6 +30,8 @@ log = logging.getLogger("monitor.providers")
 
 # Wrong credentials, route or model: every other batch would fail the same way.
 FATAL_STATUSES = frozenset({401, 403, 404, 405})
+# headers that describe the wire form of the body, not the decoded body kept here
+_TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class Fatal(Exception):
@@ -98,7 +102,7 @@ class Sender:
     ) -> Any:
         try:
             payload = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise self.bad_response(response, texts, "the body is not valid JSON") from None
         try:
             return parse(response, payload)
@@ -106,7 +110,7 @@ class Sender:
             raise self.bad_response(response, texts, str(exc)) from None
         except KeyError as exc:
             raise self.bad_response(response, texts, f"missing field {exc}") from None
-        except (TypeError, ValueError, IndexError, AttributeError):
+        except (TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError):
             raise self.bad_response(response, texts, "unexpected JSON structure") from None
 
     def _status_error(
@@ -119,6 +123,61 @@ class Sender:
             status_code=status,
         )
 
+    async def _exchange(
+        self, client: httpx.AsyncClient, request: httpx.Request, cap: int
+    ) -> httpx.Response:
+        """One attempt within the wall-clock deadline; the body read within ``cap`` bytes.
+
+        httpx's timeout bounds each read, not the whole exchange: a server trickling
+        one byte at a time would hold the call indefinitely without this deadline.
+        """
+        async with asyncio.timeout(self.policy.deadline or None):
+            streamed = await client.send(request, stream=True)
+            try:
+                body = await read_capped(streamed, cap)
+            finally:
+                await streamed.aclose()
+        headers = [
+            (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _TRANSFER_HEADERS
+        ]
+        return httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
+
+    def _refused(self, reason: str) -> ProviderResponseError:
+        return ProviderResponseError(
+            f"model {self.name!r}: bad response from {self.provider}: {reason}"
+        )
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, request: httpx.Request, cap: int
+    ) -> httpx.Response | ProviderError:
+        """A response, or the retryable error of a failed attempt (breaker updated)."""
+        try:
+            return await self._exchange(client, request, cap)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            self.breaker.failure()
+            what = "the deadline" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return ProviderTimeout(
+                f"model {self.name!r}: {self.provider} did not answer in time ({what})"
+            )
+        except (BodyTooLarge, UnknownEncoding) as exc:
+            self.breaker.failure()
+            raise self._refused(str(exc)) from None
+        except (httpx.UnsupportedProtocol, httpx.ProxyError, httpx.LocalProtocolError) as exc:
+            self.breaker.release()
+            raise Fatal(
+                ProviderError(
+                    f"model {self.name!r}: cannot send to {self.provider}: {type(exc).__name__}"
+                )
+            ) from None
+        except httpx.TransportError as exc:
+            self.breaker.failure()
+            return ProviderError(
+                f"model {self.name!r}: connection to {self.provider} failed ({type(exc).__name__})"
+            )
+        except BaseException:
+            self.breaker.release()
+            raise
+
     async def send(
         self,
         client: httpx.AsyncClient,
@@ -127,8 +186,13 @@ class Sender:
         tokens: int,
         stats: CallStats,
         parse: Callable[[httpx.Response, Any], Any],
+        cap: int,
     ) -> Any:
-        """Send until success, a permanent error or the retry budget runs out."""
+        """Send until success, a permanent error or the retry budget runs out.
+
+        Each attempt has its own deadline; retries are counted in ``stats``. A
+        malformed or oversized answer counts as a breaker failure and is not retried.
+        """
         retry = 0
         while True:
             if not await self.breaker.admit():
@@ -137,45 +201,23 @@ class Sender:
             stats.requests += 1
             delay: float | None = None
             try:
-                response = await client.send(request)
-            except httpx.TimeoutException as exc:
-                self.breaker.failure()
-                error: ProviderError = ProviderTimeout(
-                    f"model {self.name!r}: {self.provider} did not answer in time "
-                    f"({type(exc).__name__})"
-                )
-            except (httpx.UnsupportedProtocol, httpx.ProxyError, httpx.LocalProtocolError) as exc:
-                self.breaker.release()
-                raise Fatal(
-                    ProviderError(
-                        f"model {self.name!r}: cannot send to {self.provider}: {type(exc).__name__}"
-                    )
-                ) from None
-            except httpx.TransportError as exc:
-                self.breaker.failure()
-                error = ProviderError(
-                    f"model {self.name!r}: connection to {self.provider} "
-                    f"failed ({type(exc).__name__})"
-                )
-            except BaseException:
-                self.breaker.release()
+                outcome = await self._attempt(client, request, cap)
+            except ProviderResponseError:
+                stats.errors += 1
                 raise
+            if isinstance(outcome, ProviderError):
+                error = outcome
+            elif outcome.status_code < 300:
+                return self._accept(outcome, texts, parse, stats)
             else:
-                status = response.status_code
-                if status < 300:
-                    self.breaker.success()
-                    try:
-                        return self._check(response, texts, parse)
-                    except ProviderResponseError:
-                        stats.errors += 1
-                        raise
-                if status == 413 and len(texts) > 1:
+                response = outcome
+                if response.status_code == 413 and len(texts) > 1:
                     self.breaker.success()
                     raise TooLarge
                 error, delay, retryable = self._classify(response, texts)
                 if not retryable:
                     stats.errors += 1
-                    if status in FATAL_STATUSES:
+                    if response.status_code in FATAL_STATUSES:
                         raise Fatal(error)
                     raise error
             stats.errors += 1
@@ -189,6 +231,23 @@ class Sender:
             stats.retries += 1
             log.warning("%s; retry %d of %d in %.2fs", error, retry, self.policy.max_retries, delay)
             await self.sleep(delay)
+
+    def _accept(
+        self,
+        response: httpx.Response,
+        texts: Sequence[str],
+        parse: Callable[[httpx.Response, Any], Any],
+        stats: CallStats,
+    ) -> Any:
+        """Parse a 2xx; a malformed one is a breaker failure (the endpoint is not healthy)."""
+        try:
+            result = self._check(response, texts, parse)
+        except ProviderResponseError:
+            self.breaker.failure()
+            stats.errors += 1
+            raise
+        self.breaker.success()
+        return result
 
     def _classify(
         self, response: httpx.Response, texts: Sequence[str]

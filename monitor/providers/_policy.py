@@ -10,7 +10,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from monitor.clock import Clock, as_utc
-from monitor.config import ModelSettings, parse_duration
+from monitor.config import ModelSettings
 
 __all__ = ["CircuitBreaker", "RateLimiter", "RetryPolicy", "Sleep", "retry_after_seconds"]
 
@@ -28,14 +28,17 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     retry_after_max: float = 60.0
+    #: wall-clock limit of one attempt (connect, headers and the whole body); 0 = none
+    deadline: float = 0.0
 
     @classmethod
     def from_settings(cls, s: ModelSettings) -> RetryPolicy:
         return cls(
             max_retries=s.max_retries,
-            backoff_base=parse_duration(s.backoff_base).total_seconds(),
-            backoff_max=parse_duration(s.backoff_max).total_seconds(),
-            retry_after_max=parse_duration(s.retry_after_max).total_seconds(),
+            backoff_base=s.backoff_base.total_seconds(),
+            backoff_max=s.backoff_max.total_seconds(),
+            retry_after_max=s.retry_after_max.total_seconds(),
+            deadline=s.timeout.total_seconds(),
         )
 
     def retryable_status(self, status: int) -> bool:

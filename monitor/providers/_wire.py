@@ -55,7 +55,12 @@ def decode_base64_f32(data: str) -> np.ndarray:
 
 
 def rows_to_matrix(rows: Sequence[Any], n: int, dim: int) -> np.ndarray:
-    """Lists of numbers or base64 strings -> (n, dim) float32, checking count and dimension."""
+    """Lists of numbers or base64 strings -> (n, d) float32, checking count and shape.
+
+    ``dim`` is the configured dimension. Rows that all share another dimension are
+    a valid answer with that dimension (the endpoint changed it: a canary verdict,
+    not a transport error); rows that disagree with each other are a bad response.
+    """
     if not isinstance(rows, list | tuple):
         raise BadResponse(f"embeddings are a {type(rows).__name__}, not a list")
     if len(rows) != n:
@@ -63,29 +68,43 @@ def rows_to_matrix(rows: Sequence[Any], n: int, dim: int) -> np.ndarray:
     if n == 0:
         return np.zeros((0, dim), dtype=np.float32)
     if isinstance(rows[0], str):
-        try:
-            parts = [binascii.a2b_base64(r, strict_mode=True) for r in rows]
-        except (binascii.Error, ValueError, TypeError):
-            parts = []  # find the culprit below
-        size = dim * 4
-        if parts and all(len(p) == size for p in parts):
-            flat = np.frombuffer(b"".join(parts), dtype="<f4")
-            return flat.astype(np.float32, copy=False).reshape(n, dim)
-        for i, r in enumerate(rows):
-            if not isinstance(r, str):
-                raise BadResponse(f"embedding {i} is a {type(r).__name__}, not base64 text")
-            size = decode_base64_f32(r).shape[0]
-            if size != dim:
-                raise BadResponse(f"embedding {i} has dimension {size}, expected {dim}")
+        return _base64_rows(rows, n)
     for i, r in enumerate(rows):
         if not isinstance(r, list):
             raise BadResponse(f"embedding {i} is a {type(r).__name__}, not a list of numbers")
-        if len(r) != dim:
-            raise BadResponse(f"embedding {i} has dimension {len(r)}, expected {dim}")
+    _same_length([len(r) for r in rows])
+    for r in rows:
+        for v in r:
+            if type(v) is not float and type(v) is not int:
+                raise BadResponse("an embedding holds a value that is not a number")
     try:
         return np.asarray(rows, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise BadResponse("an embedding holds a value that is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise BadResponse("an embedding holds a value that is not a float32 number") from None
+
+
+def _same_length(sizes: list[int]) -> int:
+    """The one dimension every row has, or :class:`BadResponse` naming the first odd row."""
+    first = sizes[0]
+    if first == 0:
+        raise BadResponse("embedding 0 is empty")
+    for i, size in enumerate(sizes):
+        if size != first:
+            raise BadResponse(f"embedding {i} has dimension {size}, but embedding 0 has {first}")
+    return first
+
+
+def _base64_rows(rows: Sequence[Any], n: int) -> np.ndarray:
+    parts: list[bytes] = []
+    for i, r in enumerate(rows):
+        if not isinstance(r, str):
+            raise BadResponse(f"embedding {i} is a {type(r).__name__}, not base64 text")
+        parts.append(_b64(r))
+        if len(parts[-1]) % 4:
+            raise BadResponse(f"a base64 embedding has {len(parts[-1])} bytes, not a multiple of 4")
+    size = _same_length([len(p) // 4 for p in parts])
+    flat = np.frombuffer(b"".join(parts), dtype="<f4")
+    return flat.astype(np.float32, copy=False).reshape(n, size)
 
 
 def check_finite(vectors: np.ndarray) -> None:
@@ -110,7 +129,7 @@ def _message_of(body: str) -> str:
     """The error message inside a JSON error body, else the body itself."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body
     for path in (("error", "message"), ("error",), ("message",), ("detail",)):
         value: Any = data

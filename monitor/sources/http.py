@@ -1,7 +1,7 @@
 """HTTP ingest bodies: a JSON array or NDJSON of records, checked before anything is stored.
 
 Pure parsing and authentication; the handler that stores what this returns is
-``monitor.ingest``. A body the source cannot read at all raises
+``monitor.jobs.ingest``. A body the source cannot read at all raises
 :class:`BodyError` with the HTTP status to answer; a single bad record is only
 counted (``rejected_<reason>``) and reported back by index.
 """
@@ -112,6 +112,10 @@ def parse_body(
             raise BodyError(
                 400, f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
             ) from None
+        except RecursionError:
+            raise BodyError(400, "body is nested too deeply") from None
+        except ValueError:  # an integer of more digits than Python converts
+            raise BodyError(400, "body holds a number too large to read") from None
         if not isinstance(doc, list):
             raise BodyError(400, "expected a JSON array of records")
         if len(doc) > limit:
@@ -127,7 +131,10 @@ def parse_body(
             except UnicodeDecodeError:
                 batch.counts.add("read")
                 batch.reject(i, "not_utf8")
-            except json.JSONDecodeError:
+            except RecursionError:
+                batch.counts.add("read")
+                batch.reject(i, "nested_too_deep")
+            except ValueError:  # JSONDecodeError, or a number too large to read
                 batch.counts.add("read")
                 batch.reject(i, "malformed_json")
     for i, item in items:

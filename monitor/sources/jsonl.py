@@ -270,8 +270,11 @@ class JsonlSource:
             return
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:  # malformed, or an integer beyond the digit limit
             batch.count("rejected_malformed_json")
+            return
+        except RecursionError:
+            batch.count("rejected_too_deep")
             return
         if not isinstance(obj, dict):
             batch.count("rejected_not_an_object")

@@ -24,8 +24,12 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SPACE = re.compile(r"\s+")
+# Linear time on any input: a match may start only where a run of its characters
+# starts (the look-behinds), and the possessive runs (``++``) never give back
+# characters that could not end them anyway ('@' and '.' are not in them), so no
+# position of the text is scanned more than a bounded number of times.
 _REDACTIONS = (
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+"), "<email>"),
     (re.compile(r"(?<!\w)\+?\d[\d ().-]{7,}\d(?!\w)"), "<phone>"),
     (re.compile(r"\d{6,}"), "<number>"),
 )

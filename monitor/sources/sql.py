@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from monitor.clock import Clock
 from monitor.config import SourceSettings
+from monitor.config.masking import mask_secrets
 from monitor.errors import InputError
 from monitor.sources.records import Counts, SourceRecord, record_from_fields
 
@@ -81,9 +82,15 @@ class SqlBatch:
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    # bytes that are not UTF-8 reach the row as surrogates: one rejected row, not a failed query
+    dbapi_conn.text_factory = _lenient_text
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA query_only = ON")
     cur.close()
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class SqlSource:
@@ -95,15 +102,16 @@ class SqlSource:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         try:
-            self._shown = make_url(url).render_as_string(hide_password=True)
+            self._shown = mask_secrets(make_url(url).render_as_string(hide_password=True))
             self._engine: Engine = (
                 create_engine(url, pool_size=1, max_overflow=0)
                 if (not url.startswith("sqlite"))
                 else create_engine(url)
             )
-        except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
+        except (ArgumentError, NoSuchModuleError, ModuleNotFoundError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InputError(
-                f"source {settings.name!r}: url is not usable: {str(exc).splitlines()[0]}"
+                mask_secrets(f"source {settings.name!r}: url is not usable: {first}")
             ) from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_read_only)

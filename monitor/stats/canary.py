@@ -14,7 +14,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CanaryComparison", "compare_to_baseline", "noise_floor", "rowwise_cosine"]
+__all__ = [
+    "CanaryComparison",
+    "GradedComparison",
+    "compare_and_grade",
+    "Impact",
+    "ImpactGrade",
+    "grade_impact",
+    "score_measures",
+    "stale_overlap",
+    "baseline_problem",
+    "compare_to_baseline",
+    "noise_floor",
+    "rowwise_cosine",
+]
 
 #: cosines this close to 1 are float32 round-off, not a change
 EXACT = 1.0 - 1e-5
@@ -60,6 +73,26 @@ def noise_floor(repeats: list[np.ndarray]) -> float:
         for j in range(i + 1, len(repeats)):
             floor = min(floor, float(rowwise_cosine(repeats[i], repeats[j]).min()))
     return floor
+
+
+def baseline_problem(vectors: np.ndarray) -> str | None:
+    """Why ``vectors`` (n, d) cannot be a baseline, or None.
+
+    All-zero vectors, vectors whose components are all equal, and a set in which
+    every item got the same vector say the endpoint is broken, not what it means.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2 or v.size == 0:
+        return f"an (n, d) array is needed, got shape {v.shape}"
+    zero = int(np.count_nonzero(~v.any(axis=1)))
+    if zero:
+        return f"{zero} of {len(v)} vectors are all zero"
+    flat = int(np.count_nonzero(np.ptp(v, axis=1) == 0))
+    if flat:
+        return f"{flat} of {len(v)} vectors have all components equal"
+    if len(v) > 1 and not np.any(v != v[0]):
+        return f"all {len(v)} items got the same vector"
+    return None
 
 
 @dataclass(frozen=True)
@@ -135,3 +168,222 @@ def compare_to_baseline(
         tolerance=float(tolerance),
         reasons=tuple(reasons),
     )
+
+
+# --------------------------------------------------------------------------- impact
+
+Impact = Literal["benign", "breaking"]
+
+#: k of the stale-index overlap (old documents searched with old vs new query vectors)
+IMPACT_K = 10
+#: mean top-k overlap at or above which a change leaves retrieval unaffected
+MIN_OVERLAP = 0.95
+#: smallest move of a retrieval measure that counts, whatever the measured noise
+MEASURE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class ImpactGrade:
+    """How much a detected change matters to retrieval, measured on the canary set.
+
+    ``overlap``: mean top-k overlap (|A ∩ B| / k) of the baseline documents searched
+    with the baseline vs the current query vectors (None when the dimension changed);
+    ``required``: the overlap the change had to keep; ``moved``: measures whose
+    change exceeds max(MEASURE_TOLERANCE, NOISE_MARGIN x their repeat-to-repeat
+    change), as (baseline, current, allowed).
+    """
+
+    impact: Impact
+    overlap: float | None
+    required: float
+    moved: dict[str, tuple[float, float, float]]
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rows(n: int, rows: np.ndarray | None) -> np.ndarray:
+    return np.arange(n) if rows is None else np.asarray(rows, dtype=np.intp)
+
+
+def _scores(queries: np.ndarray, docs: np.ndarray, same: np.ndarray | None) -> np.ndarray:
+    """Cosine score matrix; entries where query row == document row are excluded (-inf)."""
+    q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-30)
+    d = docs / np.maximum(np.linalg.norm(docs, axis=1, keepdims=True), 1e-30)
+    s: np.ndarray = q @ d.T
+    if same is not None:
+        s[same] = -np.inf
+    return s
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    top: np.ndarray = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return top
+
+
+def stale_overlap(
+    old: np.ndarray,
+    new: np.ndarray,
+    queries: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
+    k: int = IMPACT_K,
+) -> float:
+    """Mean top-``k`` overlap of ``old[documents]`` searched with old vs new query rows.
+
+    Without ``queries``/``documents`` every row is both, and an item never finds itself.
+    """
+    a = np.asarray(old, dtype=np.float64)
+    b = np.asarray(new, dtype=np.float64)
+    qi, di = _rows(len(a), queries), _rows(len(a), documents)
+    same = qi[:, None] == di[None, :]
+    k = min(k, len(di) - int(same.any(axis=1).max(initial=0)))
+    if k < 1:
+        raise ValueError("stale_overlap: not enough documents to search")
+    top_old = _top(_scores(a[qi], a[di], same), k)
+    top_new = _top(_scores(b[qi], a[di], same), k)
+    hits = [len(np.intersect1d(x, y)) for x, y in zip(top_old, top_new, strict=True)]
+    return float(np.mean(hits)) / k
+
+
+def score_measures(
+    vectors: np.ndarray,
+    queries: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
+    k: int = IMPACT_K,
+) -> dict[str, float]:
+    """Retrieval score measures of one embedding of the set, in its own space."""
+    v = np.asarray(vectors, dtype=np.float64)
+    qi, di = _rows(len(v), queries), _rows(len(v), documents)
+    same = qi[:, None] == di[None, :]
+    s = -np.sort(-_scores(v[qi], v[di], same), axis=1)
+    k = min(k, len(di) - int(same.any(axis=1).max(initial=0)))
+    top1 = s[:, 0]
+    return {
+        "top1_median": float(np.median(top1)),
+        "top1_p05": float(np.quantile(top1, 0.05)),
+        f"top{k}_median": float(np.median(s[:, k - 1])),
+    }
+
+
+def _moved(
+    base: dict[str, float],
+    cur: dict[str, float],
+    rep: dict[str, float] | None,
+) -> dict[str, tuple[float, float, float]]:
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, b in base.items():
+        if name not in cur:
+            continue
+        noise = abs(rep[name] - b) if rep is not None and name in rep else 0.0
+        allowed = max(MEASURE_TOLERANCE, NOISE_MARGIN * noise)
+        if abs(cur[name] - b) > allowed:
+            out[name] = (b, cur[name], allowed)
+    return out
+
+
+def grade_impact(
+    cmp: CanaryComparison,
+    baseline: np.ndarray,
+    current: np.ndarray,
+    *,
+    repeat: np.ndarray | None = None,
+    queries: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
+    measures: dict[str, tuple[float, float]] | None = None,
+) -> ImpactGrade:
+    """Grade a ``changed`` comparison: ``benign`` if retrieval on the set is unaffected.
+
+    Benign needs the stale-index overlap to stay at MIN_OVERLAP (or within the
+    overlap a repeat of the baseline reaches, if lower) and no score measure, nor
+    any of ``measures`` ({name: (baseline, current)}, e.g. nDCG on the set's
+    judgements), to move beyond its noise. A dimension or norm change is always
+    breaking: stored vectors and new ones cannot be mixed.
+    """
+    reasons: list[str] = []
+    if cmp.dim_baseline != cmp.dim_current:
+        reasons.append(f"dimension changed from {cmp.dim_baseline} to {cmp.dim_current}")
+    if abs(cmp.norm_ratio - 1.0) > NORM_TOLERANCE:
+        reasons.append(f"mean norm changed by a factor {cmp.norm_ratio:.4f}")
+    if reasons:
+        return ImpactGrade("breaking", None, MIN_OVERLAP, {}, tuple(reasons))
+    required = MIN_OVERLAP
+    if repeat is not None:
+        noise = stale_overlap(baseline, repeat, queries, documents)
+        required = min(MIN_OVERLAP, noise - (1.0 - MIN_OVERLAP))
+    overlap = stale_overlap(baseline, current, queries, documents)
+    if overlap < required:
+        reasons.append(
+            f"top-{IMPACT_K} overlap of old and new query vectors on the old documents "
+            f"is {overlap:.3f} (< {required:.3f})"
+        )
+    base = score_measures(baseline, queries, documents)
+    rep = score_measures(repeat, queries, documents) if repeat is not None else None
+    moved = _moved(base, score_measures(current, queries, documents), rep)
+    for name, (b, c) in (measures or {}).items():
+        if abs(c - b) > MEASURE_TOLERANCE:
+            moved[name] = (b, c, MEASURE_TOLERANCE)
+    reasons += [
+        f"{n} moved from {b:.4f} to {c:.4f} (allowed {a:.4f})" for n, (b, c, a) in moved.items()
+    ]
+    impact: Impact = "breaking" if reasons else "benign"
+    return ImpactGrade(impact, overlap, required, moved, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class GradedComparison:
+    """A canary comparison and, for a ``changed`` verdict, its impact grade."""
+
+    comparison: CanaryComparison
+    grade: ImpactGrade | None
+
+    @property
+    def impact(self) -> Impact | None:
+        return self.grade.impact if self.grade is not None else None
+
+    @property
+    def breaking(self) -> bool:
+        return self.impact == "breaking"
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.grade
+        return {
+            **self.comparison.to_dict(),
+            "reasons": list(self.comparison.reasons),
+            "impact": self.impact,
+            "impact_reasons": list(g.reasons) if g else [],
+            "topk_overlap": g.overlap if g else None,
+        }
+
+
+def compare_and_grade(
+    baseline: np.ndarray,
+    current: np.ndarray,
+    *,
+    repeat: np.ndarray | None = None,
+    floor: float = 1.0,
+    min_cosine: float = 0.999,
+    queries: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
+    measures: dict[str, tuple[float, float]] | None = None,
+) -> GradedComparison:
+    """:func:`compare_to_baseline`, then :func:`grade_impact` if the verdict is ``changed``.
+
+    ``repeat`` (a second embedding of the set at baseline time) lowers ``floor`` to
+    the noise it shows and sets the noise of every impact measure.
+    """
+    if repeat is not None:
+        floor = min(floor, noise_floor([baseline, repeat]))
+    cmp = compare_to_baseline(baseline, current, floor=floor, min_cosine=min_cosine)
+    if cmp.verdict != "changed":
+        return GradedComparison(cmp, None)
+    grade = grade_impact(
+        cmp,
+        baseline,
+        current,
+        repeat=repeat,
+        queries=queries,
+        documents=documents,
+        measures=measures,
+    )
+    return GradedComparison(cmp, grade)

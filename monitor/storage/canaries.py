@@ -219,6 +219,9 @@ def latest_canary_runs(session: Session, limit_per_key: int = 1) -> list[CanaryR
                 norm_ratio=run.norm_ratio,
                 tolerance=run.tolerance,
                 retrieval=quality.get(run.id, {}),
+                impact=run.impact,
+                identity=dict((run.details or {}).get("identity") or {}),
+                identity_changed=dict((run.details or {}).get("identity_changed") or {}),
             )
         )
     return out
@@ -273,14 +276,14 @@ def save_migrate_check(session: Session, **values: Any) -> int:
 
 
 def changed_canary_sets(session: Session, mv_id: int) -> list[str]:
-    """Canary sets whose latest run for this model version says ``changed``."""
+    """Canary sets whose latest run for this model version says ``changed`` (not benign)."""
     runs = session.execute(
-        select(CanaryRun.verdict, CanarySet.name)
+        select(CanaryRun.verdict, CanaryRun.impact, CanarySet.name)
         .join(CanarySet, CanarySet.id == CanaryRun.set_id)
         .where(CanaryRun.model_version_id == mv_id)
         .order_by(CanaryRun.created_at.desc(), CanaryRun.id.desc())
     ).all()
-    latest: dict[str, str] = {}
-    for verdict, name in runs:
-        latest.setdefault(name, verdict)
-    return sorted(name for name, verdict in latest.items() if verdict == "changed")
+    latest: dict[str, bool] = {}
+    for verdict, impact, name in runs:
+        latest.setdefault(name, verdict == "changed" and impact != "benign")
+    return sorted(name for name, breaking in latest.items() if breaking)

@@ -10,22 +10,24 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from monitor.config.masking import mask_secrets
 from monitor.errors import StorageError
 
 __all__ = ["Database", "Session", "connect_error", "safe_url", "sqlite_file"]
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    """The URL with any password masked (``user:pw@`` and ``?password=``), for messages."""
+    return mask_secrets(url)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -47,6 +49,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _wrote(session: Session, _flush_context: Any = None) -> None:
+    session.info["wrote"] = True
+
+
+def _wrote_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _wrote(state.session)
+
+
+def _write_path_failure(exc: DBAPIError) -> bool:
+    """A failure of the database itself: no space, read only, no privilege, shutting down."""
+    if isinstance(exc, OperationalError):
+        return True
+    code = str(getattr(getattr(exc, "orig", None), "sqlstate", None) or "")
+    return code[:2] in ("53", "57") or code in ("25006", "42501")
+
+
 class Database:
     """Owns the engine; hands out one transaction per job via :meth:`transaction`."""
 
@@ -59,9 +78,10 @@ class Database:
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
         try:
             self.engine: Engine = create_engine(url, **kwargs)
-        except (ArgumentError, NoSuchModuleError) as exc:
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise StorageError(
-                f"database.url {safe_url(self.url)} is not usable: {str(exc).splitlines()[0]}"
+                mask_secrets(f"database.url {safe_url(self.url)} is not usable: {first}")
             ) from None
         except ModuleNotFoundError as exc:
             raise StorageError(
@@ -71,6 +91,10 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "after_flush", _wrote)
+        event.listen(self._sessions, "do_orm_execute", _wrote_dml)
+        #: why the last write failed; None once a transaction that wrote commits
+        self.last_write_error: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -90,8 +114,16 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
-            raise StorageError(f"database {safe_url(self.url)} failed: {_first_line(exc)}") from exc
+            if session.info.pop("wrote", False):
+                self.last_write_error = None
+        except DBAPIError as exc:
+            if _write_path_failure(exc):
+                self.last_write_error = _first_line(exc)
+            if isinstance(exc, OperationalError):
+                raise StorageError(
+                    f"database {safe_url(self.url)} failed: {_first_line(exc)}"
+                ) from exc
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -107,12 +139,10 @@ class Database:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of a driver error, any password in it masked."""
     orig = getattr(exc, "orig", None)
-    return (
-        str(orig if orig is not None else exc).strip().splitlines()[0]
-        if str(exc)
-        else (type(exc).__name__)
-    )
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return mask_secrets(lines[0]) if lines else type(exc).__name__
 
 
 def connect_error(url: str, exc: BaseException) -> StorageError:
@@ -120,8 +150,6 @@ def connect_error(url: str, exc: BaseException) -> StorageError:
     first = _first_line(exc)
     missing = re.search(r'database "([^"]+)" does not exist', first)
     if missing:
-        from sqlalchemy.engine import make_url
-
         parsed = make_url(url)
         where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
         return StorageError(

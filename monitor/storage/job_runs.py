@@ -24,15 +24,43 @@ __all__ = [
     "extend_lease",
     "finish_job_run",
     "job_summaries",
+    "lock_alert_evaluation",
     "start_job_run",
 ]
 
 
-def start_job_run(session: Session, job: str, replica: str, now: datetime) -> int:
-    run = JobRun(job=job, replica=replica, started_at=now, status="running", items=0)
+def start_job_run(
+    session: Session, job: str, replica: str, now: datetime, lease_until: datetime | None = None
+) -> int:
+    """An unscheduled run (``run-once``): leased like a daemon run, so a killed one is abandoned."""
+    _abandon_lapsed(session, job, now)
+    run = JobRun(
+        job=job, replica=replica, started_at=now, status="running", items=0, lease_until=lease_until
+    )
     session.add(run)
     session.flush()
     return run.id
+
+
+def _abandon_lapsed(session: Session, job: str, now: datetime) -> None:
+    session.execute(
+        update(JobRun)
+        .where(  # a replica (or a run-once process) that stopped renewing its lease died
+            JobRun.job == job, JobRun.status == "running", JobRun.lease_until <= now
+        )
+        .values(
+            status="abandoned",
+            finished_at=now,
+            lease_until=None,
+            error="its replica stopped renewing the lease",
+        )
+    )
+
+
+def lock_alert_evaluation(session: Session) -> None:
+    """Serialise alert evaluation until ``session`` ends (PostgreSQL; SQLite is serial)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key("alerts")})
 
 
 def advisory_key(name: str) -> int:
@@ -58,18 +86,7 @@ def claim_job_run(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(job)})
-    session.execute(
-        update(JobRun)
-        .where(  # a replica that stopped renewing its lease died
-            JobRun.job == job, JobRun.status == "running", JobRun.lease_until <= now
-        )
-        .values(
-            status="abandoned",
-            finished_at=now,
-            lease_until=None,
-            error="its replica stopped renewing the lease",
-        )
-    )
+    _abandon_lapsed(session, job, now)
     taken = session.scalar(
         select(JobRun.id)
         .where(

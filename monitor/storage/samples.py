@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
 from monitor.storage.schema import (
+    IngestRequest,
     QueryEmbedding,
     QuerySample,
     SampleWindow,
@@ -39,6 +40,9 @@ __all__ = [
     "drop_query_embeddings",
     "embeddings_by_hash",
     "file_positions",
+    "find_ingest_answer",
+    "prune_ingest_answers",
+    "save_ingest_answer",
     "get_watermark",
     "latest_window_start",
     "open_windows",
@@ -183,9 +187,14 @@ def add_counts(session: Session, source: str, counts: dict[str, int]) -> None:
 
 
 def open_windows(
-    session: Session, source: str, keys: Iterable[tuple[datetime, str]]
+    session: Session, source: str, keys: Iterable[tuple[datetime, str]], *, lock: bool = False
 ) -> dict[tuple[datetime, str], WindowState]:
-    """The reservoir state of each (window start, stratum), created empty where missing."""
+    """The reservoir state of each (window start, stratum), created empty where missing.
+
+    With ``lock`` the rows are locked (``FOR UPDATE`` on PostgreSQL) in id order,
+    one order for every writer: concurrent writers of the same windows queue up
+    instead of deadlocking or losing their compare-and-set.
+    """
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -213,6 +222,16 @@ def open_windows(
         ).all()
         for wid, ws, stratum, seen, kept in rows:
             out[(as_utc(ws), stratum)] = WindowState(int(wid), int(seen), int(kept))
+    if lock and out:
+        by_id = {st.id: key for key, st in out.items()}
+        locked = session.execute(
+            select(SampleWindow.id, SampleWindow.seen, SampleWindow.kept)
+            .where(SampleWindow.id.in_(sorted(by_id)))
+            .order_by(SampleWindow.id)
+            .with_for_update()
+        ).all()
+        for wid, seen, kept in locked:  # the state as of the lock, not of the first read
+            out[by_id[int(wid)]] = WindowState(int(wid), int(seen), int(kept))
     return out
 
 
@@ -339,17 +358,27 @@ def embeddings_by_hash(
 def save_query_embeddings(
     session: Session, mv_id: int, pairs: Iterable[tuple[int, np.ndarray]]
 ) -> int:
-    n = 0
-    for sample_id, vec in pairs:
-        blob, dtype, dim = encode_vector(vec)
-        session.add(
-            QueryEmbedding(
-                sample_id=sample_id, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob
-            )
-        )
-        n += 1
-    session.flush()
-    return n
+    """Store vectors of samples that still exist; returns how many were stored.
+
+    A sample evicted from its reservoir since it was read is skipped. On PostgreSQL
+    the surviving rows are key-share locked (skipping rows a concurrent eviction
+    holds), so none disappears before this transaction commits.
+    """
+    wanted = dict(pairs)
+    ids = sorted(wanted)
+    present: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        stmt = select(QuerySample.id).where(QuerySample.id.in_(ids[start : start + 1000]))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(key_share=True, skip_locked=True)
+        present.update(session.scalars(stmt))
+    rows = []
+    for sid in (i for i in ids if i in present):
+        blob, dtype, dim = encode_vector(wanted[sid])
+        rows.append(dict(sample_id=sid, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob))
+    if rows:  # a vector another run stored meanwhile is kept
+        session.execute(_upsert(session, _table(QueryEmbedding)).on_conflict_do_nothing(), rows)
+    return len(rows)
 
 
 def latest_window_start(session: Session) -> datetime | None:
@@ -388,3 +417,35 @@ def drop_query_embeddings(session: Session, mv_id: int) -> int:
     """Forget every cached query vector of a version (they may predate a model change)."""
     result = session.execute(delete(QueryEmbedding).where(QueryEmbedding.model_version_id == mv_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- idempotency keys
+
+
+def find_ingest_answer(
+    session: Session, source: str, key: str
+) -> tuple[int, dict[str, Any]] | None:
+    """(status, answer) of the request stored under ``key``, if any."""
+    row = session.execute(
+        select(IngestRequest.status, IngestRequest.answer).where(
+            IngestRequest.source == source, IngestRequest.key == key
+        )
+    ).first()
+    return (int(row[0]), dict(row[1])) if row is not None else None
+
+
+def save_ingest_answer(
+    session: Session, source: str, key: str, status: int, answer: dict[str, Any], now: datetime
+) -> bool:
+    """Keep the answer under ``key``; False when another request holds the key already."""
+    done = session.execute(
+        _upsert(session, _table(IngestRequest)).on_conflict_do_nothing(),
+        [{"source": source, "key": key, "created_at": now, "status": status, "answer": answer}],
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_ingest_answers(session: Session, before: datetime) -> int:
+    """Forget keys stored before ``before``; returns how many."""
+    done = session.execute(delete(IngestRequest).where(IngestRequest.created_at < before))
+    return int(done.rowcount)  # type: ignore[attr-defined]

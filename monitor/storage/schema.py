@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = """
 Alert AlertDelivery Base CanaryBaseline CanaryBaselineVector CanaryItem CanaryQrel
-CanaryRun CanarySet DriftMetric DriftRun JobRun MigrateCheck ModelVersion
+CanaryRun CanarySet DriftMetric DriftRun IngestRequest JobRun MigrateCheck ModelVersion
 QueryEmbedding QuerySample RetrievalMetric SampleWindow Silence SourceCounter
 SourcePosition SourceWatermark
 """.split()
@@ -63,6 +63,9 @@ class ModelVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(TS)
     last_seen_at: Mapped[datetime] = mapped_column(TS)
+    # what the endpoint last said about itself (response "model", TEI sha, Ollama digest)
+    reported_identity: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    identity_seen_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class CanarySet(Base):
@@ -153,6 +156,7 @@ class CanaryRun(Base):
     dim_current: Mapped[int] = mapped_column(Integer)
     tolerance: Mapped[float] = mapped_column(Float)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    impact: Mapped[str | None] = mapped_column(String(16))  # benign | breaking (changed only)
 
 
 class RetrievalMetric(Base):
@@ -209,6 +213,20 @@ class SourceCounter(Base):
     source: Mapped[str] = mapped_column(String(64))
     counter: Mapped[str] = mapped_column(String(64))
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IngestRequest(Base):
+    """The answer to an ingest request with an ``Idempotency-Key``, replayed on a retry."""
+
+    __tablename__ = "ingest_requests"
+    __table_args__ = (UniqueConstraint("source", "key"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SampleWindow(Base):

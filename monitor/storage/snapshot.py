@@ -38,6 +38,7 @@ def load_snapshot(db: Database) -> Snapshot:
                 model_id=m.model_id,
                 dimensions=m.dimensions,
                 fingerprint=m.fingerprint or "",
+                reported_identity=dict(m.reported_identity or {}),
             )
             for m in active_model_versions(s)
         )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from monitor.config import parse_schedule
 from monitor.scheduler import build_scheduler, schedule_period
 from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Database
@@ -61,7 +62,7 @@ def test_an_expired_lease_is_abandoned_and_the_next_slot_runs_elsewhere(db: Data
 
 
 def test_scheduler_jobs_triggers_and_options() -> None:
-    specs = [("sample", "30s"), ("drift", "cron:*/15 * * * *")]
+    specs = [("sample", parse_schedule("30s")), ("drift", parse_schedule("cron:*/15 * * * *"))]
     sched = build_scheduler(
         specs,
         lambda name: None,
@@ -80,5 +81,5 @@ def test_scheduler_jobs_triggers_and_options() -> None:
         assert jobs["sample"].trigger.jitter == 3
     finally:
         sched.shutdown(wait=False)
-    assert schedule_period("drift", "cron:*/15 * * * *", T) == timedelta(minutes=15)
-    assert schedule_period("sample", "30s", T) == timedelta(seconds=30)
+    assert schedule_period("drift", specs[1][1], T) == timedelta(minutes=15)
+    assert schedule_period("sample", specs[0][1], T) == timedelta(seconds=30)

@@ -7,7 +7,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.config import ModelSettings
+from monitor.config import Duration, ModelSettings
+
+_DURATIONS = {f.name for f in dataclasses.fields(ModelSettings) if f.type in ("Duration", Duration)}
 
 KEY = "sk-test-7f3a9c1e5b2d4f6a8c0e"
 KEY_ENV = "DRIFTMON_TEST_PROVIDER_KEY"
@@ -67,7 +69,12 @@ def model_settings(provider: str, base_url: str, **overrides: Any) -> ModelSetti
         "max_concurrency": 2,
     }
     values.update(overrides)
-    return ModelSettings(**values)
+    # durations are written as in the config file and typed as the loader types them
+    typed = {
+        k: Duration.parse(v) if k in _DURATIONS and isinstance(v, str) else v
+        for k, v in values.items()
+    }
+    return ModelSettings(**typed)
 
 
 def replace(settings: ModelSettings, **kw: Any) -> ModelSettings:

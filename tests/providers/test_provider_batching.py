@@ -159,8 +159,19 @@ def test_base64_rows_round_trip(n, dim, seed):
 def test_rows_to_matrix_rejects_bad_payloads():
     with pytest.raises(BadResponse, match="expected 2 embeddings, got 1"):
         rows_to_matrix([[1.0]], 2, 1)
-    with pytest.raises(BadResponse, match="dimension 2, expected 3"):
-        rows_to_matrix([[1.0, 2.0]], 1, 3)
+    # rows that all share another dimension are an answer with that dimension
+    assert rows_to_matrix([[1.0, 2.0], [3.0, 4.0]], 2, 3).shape == (2, 2)
+    b64 = [base64.b64encode(np.ones(2, "<f4").tobytes()).decode()] * 2
+    assert rows_to_matrix(b64, 2, 3).shape == (2, 2)
+    with pytest.raises(BadResponse, match="embedding 1 has dimension 3, but embedding 0 has 2"):
+        rows_to_matrix([[1.0, 2.0], [1.0, 2.0, 3.0]], 2, 2)
+    mixed = [b64[0], base64.b64encode(np.ones(3, "<f4").tobytes()).decode()]
+    with pytest.raises(BadResponse, match="embedding 1 has dimension 3"):
+        rows_to_matrix(mixed, 2, 2)
+    with pytest.raises(BadResponse, match="not a float32 number"):
+        rows_to_matrix([[10**400, 1.0]], 1, 2)
+    with pytest.raises(BadResponse, match="not a number"):
+        rows_to_matrix([[[1.0], 1.0]], 1, 2)
     with pytest.raises(BadResponse, match="not a number"):
         rows_to_matrix([[1.0, "abc"]], 1, 2)
     with pytest.raises(BadResponse, match="multiple of 4"):

@@ -53,7 +53,8 @@ chars_per_token = 3.0
 """,
     ).models[0]
     assert (s.requests_per_second, s.tokens_per_minute, s.max_input_tokens) == (5.5, 100000, 512)
-    assert (s.truncate, s.breaker_reset, s.encoding_format) == ("start", "1m", "float")
+    assert (s.truncate, str(s.breaker_reset), s.encoding_format) == ("start", "1m", "float")
+    assert s.breaker_reset.total_seconds() == 60
 
 
 @pytest.mark.parametrize(

@@ -164,7 +164,6 @@ def test_connection_refused_is_a_provider_error(make_provider, fake_time):
     [
         pytest.param("truncate", "not valid JSON", id="truncated-json"),
         pytest.param("count", "expected 4 embeddings, got 3", id="wrong-count"),
-        pytest.param("dim", "dimension 9, expected 8", id="wrong-dimension"),
         pytest.param("nan", "NaN or infinity", id="nan"),
         pytest.param("bad_index", "permutation", id="duplicate-index"),
     ],
@@ -186,6 +185,13 @@ def test_bad_responses_in_every_format(server, make_provider, provider):
     server.add_fault("nan", times=-1)
     with pytest.raises(ProviderResponseError, match="NaN"):
         make_provider(provider, encoding_format="float").embed(["a", "b"], "query")
+
+
+def test_a_changed_dimension_is_an_answer_not_an_error(server, make_provider):
+    server.add_fault("dim", times=-1)  # every row of every batch: 9 instead of 8
+    result = make_provider("openai", batch_size=4).embed(TEXTS, "query")
+    assert result.vectors.shape == (len(TEXTS), 9) and not result.failed
+    assert len(server.embed_requests()) == 3
 
 
 def test_bad_batch_among_good_ones_is_partial(server, make_provider):

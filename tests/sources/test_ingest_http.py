@@ -144,6 +144,7 @@ def test_a_json_array_is_accepted_redacted_and_counted(make_ingest: Callable[...
         "rejected": 0,
         "rejected_by_reason": {},
         "sampled": 3,
+        "truncated": 0,
         "errors": [],
     }
     with ing.db.read() as s:
@@ -172,7 +173,7 @@ def test_ndjson_rejects_bad_records_by_reason_and_index(make_ingest: Callable[..
     doc = resp.json()
     assert (doc["accepted"], doc["rejected"]) == (1, 6)
     assert doc["rejected_by_reason"] == {
-        "bad_time": 1,
+        "missing_time": 1,
         "future_time": 1,
         "malformed_json": 1,
         "missing_text": 1,
