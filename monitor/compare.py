@@ -17,7 +17,7 @@ from typing import NoReturn
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.stats import ALL_TESTS, DEFAULT_TESTS, PRIMARY_TESTS, SuiteResult, run_suite
+from monitor.stats import ALL_TESTS, DEFAULT_TESTS, SuiteResult, run_suite
 
 __all__ = ["CompareError", "load_embeddings", "main"]
 
@@ -167,8 +167,8 @@ def _table(result: SuiteResult, ref: str, cur: str) -> str:
     lines = [
         f"{PROG}: {ref} (n={result.n_ref}) vs {cur} (n={result.n_cur}), d={result.dim}, "
         f"alpha={result.alpha:g}, seed={result.seed}",
-        f"verdict: {result.verdict.upper().replace('_', ' ')}  "
-        f"(policy {result.policy}: Holm over {', '.join(PRIMARY_TESTS)})",
+        f"verdict: {result.verdict.upper().replace('_', ' ')}  (policy {result.policy}"
+        + (f": {result.method['description']})" if result.method else ")"),
     ]
     if not result.tests:
         lines.append("too few rows on a side (see --min-samples); no test was run")

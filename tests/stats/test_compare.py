@@ -79,12 +79,15 @@ def test_drift_exits_1_with_json(files, capsys) -> None:
         "seed",
         "drift",
         "verdict",
+        "method",
         "tests",
         "explanation",
     }
+    assert data["method"]["policy"] == "maxt-permutation"
+    assert data["method"]["p_value"] == data["tests"]["combined"]["p_value"] <= 0.05
     assert (data["n_ref"], data["n_cur"], data["dim"], data["seed"]) == (120, 100, 8, 3)
     assert data["alpha"] == 0.05 and data["drift"] is True and data["verdict"] == "drift"
-    assert set(data["tests"]) == set(DEFAULT_TESTS)
+    assert set(data["tests"]) == {*DEFAULT_TESTS, "knn", "isolation", "combined"}
     for entry in data["tests"].values():
         assert TEST_KEYS <= set(entry)
     assert data["explanation"]["k"] >= 2
