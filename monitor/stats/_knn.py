@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from monitor.stats._workspace import Workspace
+from monitor.stats._workspace import STREAM_KNN, Workspace
 
 __all__ = ["K_GRAPH", "K_ISOLATION", "KnnGraph", "knn_graph"]
 
@@ -135,13 +135,17 @@ def _compute(ws: Workspace, k: int) -> KnnGraph:
         def sims(lo: int, hi: int) -> Any:
             return unit[lo:hi] @ unit.T
 
+    # ties (duplicate rows) are broken by a random column order, never by the
+    # labels' positions: pooled rows 0..n-1 are ref, so index order is not neutral
+    shuffle = ws.rng(STREAM_KNN).permutation(ws.n)
     index = np.empty((ws.n, k), dtype=np.intp)
     for lo in range(0, ws.n, _ROWS):
         hi = min(lo + _ROWS, ws.n)
         s = sims(lo, hi)
         local = np.arange(hi - lo)
         s[local, local + lo] = -np.inf
+        s = s[:, shuffle]
         top = np.argpartition(s, s.shape[1] - k, axis=1)[:, -k:]
         order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
-        index[lo:hi] = np.take_along_axis(top, order, axis=1)
+        index[lo:hi] = shuffle[np.take_along_axis(top, order, axis=1)]
     return KnnGraph(index=index, n_ref=ws.n_ref)

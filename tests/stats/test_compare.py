@@ -107,7 +107,14 @@ def test_tests_option_selects_and_repeats(files, capsys) -> None:
         ]
     )
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and list(data["tests"]) == ["mmd", "energy", "centroid"]
+    assert code == 0 and list(data["tests"]) == [
+        "mmd",
+        "energy",
+        "centroid",
+        "knn",
+        "isolation",
+        "combined",
+    ]
     assert data["explanation"] is None
 
 
