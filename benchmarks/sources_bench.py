@@ -33,8 +33,9 @@ import numpy as np
 
 from monitor.clock import FixedClock
 from monitor.config import load_settings
-from monitor.ingest import ingest_route
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import ContextSwitch, JobContext
+from monitor.jobs.ingest import ingest_route
+from monitor.jobs.runner import run_job
 from monitor.server import HttpServer
 from monitor.sources import JsonlSource
 from monitor.storage.engine import Database
@@ -167,7 +168,7 @@ max_per_window = 2000
             ctx = JobContext(
                 settings=settings, db=db, clock=FixedClock(NOW), environ={"BENCH_TOKEN": TOKEN}
             )
-            server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ctx)})
+            server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ContextSwitch(ctx))})
             server.start()
             try:
                 before = rss_mib()

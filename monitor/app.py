@@ -15,49 +15,25 @@ from typing import Any
 from monitor import metrics
 from monitor.clock import Clock, SystemClock
 from monitor.config import Settings, load_settings, parse_duration, parse_schedule
-from monitor.domain import ModelVersionInfo, Snapshot
 from monitor.errors import MonitorError, StorageError
-from monitor.ingest import ingest_route
-from monitor.jobs import JOBS, JobContext, default_replica, job_interval, run_job
+from monitor.jobs.context import ContextSwitch, JobContext, default_replica
+from monitor.jobs.ingest import ingest_route
+from monitor.jobs.registry import JOB_NAMES, job_interval, job_schedule
+from monitor.jobs.runner import JobOutcome, run_job
 from monitor.scheduler import build_scheduler, reschedule, schedule_period
 from monitor.server import HttpServer, Request, Response
 from monitor.status import status_document
-from monitor.storage import operations as ops
-from monitor.storage import repository as repo
+from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Database
 from monitor.storage.migrate import check_revision
+from monitor.storage.snapshot import load_snapshot
 
-__all__ = ["CYCLE", "Agent", "load_snapshot"]
+__all__ = ["CYCLE", "Agent"]
 
 log = logging.getLogger("driftmon.app")
 
 #: the order of one full cycle
-CYCLE = ("sample", "canary", "drift", "alerts", "deliver")
-
-
-def load_snapshot(db: Database) -> Snapshot:
-    """Everything /metrics shows, in one short read."""
-    with db.read() as s:
-        versions = tuple(
-            ModelVersionInfo(
-                model=m.model,
-                version=m.version,
-                provider=m.provider,
-                model_id=m.model_id,
-                dimensions=m.dimensions,
-                fingerprint=m.fingerprint or "",
-            )
-            for m in repo.active_model_versions(s)
-        )
-        return Snapshot(
-            model_versions=versions,
-            drift_runs=tuple(repo.latest_drift_runs(s)),
-            canary_runs=tuple(repo.latest_canary_runs(s)),
-            jobs=tuple(ops.job_summaries(s)),
-            alerts=tuple(ops.active_alerts(s)),
-            deliveries=tuple(ops.delivery_counts(s)),
-            source_counters=tuple(repo.source_counters(s)),
-        )
+CYCLE = JOB_NAMES
 
 
 class Agent:
@@ -71,23 +47,33 @@ class Agent:
         environ: Mapping[str, str] | None = None,
         config_path: str | None = None,
     ) -> None:
-        self.settings = settings
         self.config_path = config_path
         self._lock_file: Any = None
         self.db = Database(settings.database.url, pool_size=settings.database.pool_size)
-        self.ctx = JobContext(
-            settings=settings,
-            db=self.db,
-            clock=clock or SystemClock(),
-            replica=settings.agent.replica_id or default_replica(),
-            environ=dict(environ) if environ is not None else None,
-        )
         self.registry = metrics.build_registry(lambda: load_snapshot(self.db))
-        self.ctx.meter = metrics.ProviderMeter(self.registry)
+        self.live = ContextSwitch(
+            JobContext(
+                settings=settings,
+                db=self.db,
+                clock=clock or SystemClock(),
+                replica=settings.agent.replica_id or default_replica(),
+                environ=dict(environ) if environ is not None else None,
+                meter=metrics.ProviderMeter(self.registry),
+            )
+        )
         self.server: HttpServer | None = None
         self._scheduler: Any = None
         self._stop = threading.Event()
         self._cycle_lock = threading.Lock()
+
+    @property
+    def ctx(self) -> JobContext:
+        """The current context (a run keeps the one it started with; see ContextSwitch)."""
+        return self.live.current
+
+    @property
+    def settings(self) -> Settings:
+        return self.live.current.settings
 
     # ------------------------------------------------------------------ HTTP
 
@@ -112,7 +98,7 @@ class Agent:
             "/healthz": healthz,
             "/readyz": readyz,
             "/api/v1/status": status,
-            "/v1/queries": ingest_route(self.ctx),
+            "/v1/queries": ingest_route(self.live),
         }
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
@@ -127,8 +113,8 @@ class Agent:
         if checks["database"] == "ok":
             now = self.ctx.clock.now()
             with self.db.read() as s:
-                jobs = {j.job: j for j in ops.job_summaries(s)}
-            for name in JOBS:
+                jobs = {j.job: j for j in job_runs_store.job_summaries(s)}
+            for name in JOB_NAMES:
                 j = jobs.get(name)
                 limit = 2 * job_interval(self.settings, name, self.ctx.cron_periods) + timedelta(
                     minutes=1
@@ -144,27 +130,20 @@ class Agent:
 
     # ------------------------------------------------------------------ jobs
 
-    def run_cycle(self) -> list[Any]:
+    def run_cycle(self) -> list[JobOutcome]:
         """Every job once, in order (what the daemon does at start), each claiming its slot."""
         with self._cycle_lock:
-            return [self._scheduled(name) for name in CYCLE if not self._stop.is_set()]
+            return [self.run_scheduled(name) for name in CYCLE if not self._stop.is_set()]
 
-    def _scheduled(self, name: str) -> Any:
-        return run_job(self.ctx, name, slot=self._slot(name))
-
-    def _slot(self, name: str) -> datetime:
-        """The start of the scheduled execution this run belongs to (see run_job)."""
-        now = self.ctx.clock.now()
-        kind, arg = parse_schedule(getattr(self.settings.schedule, name))
-        if kind == "cron":
-            return now.replace(second=0, microsecond=0)
-        step = arg.total_seconds()
-        return datetime.fromtimestamp((now.timestamp() // step) * step, UTC)
+    def run_scheduled(self, name: str) -> JobOutcome:
+        """Run one job as the scheduler does: claim its slot, on the current settings."""
+        with self.live.use() as ctx:  # one settings snapshot for the whole run
+            return run_job(ctx, name, slot=_slot(ctx, name))
 
     # ------------------------------------------------------------------ lifecycle
 
     def _specs(self) -> list[tuple[str, str]]:
-        return [(name, getattr(self.settings.schedule, name)) for name in CYCLE]
+        return [(name, job_schedule(self.settings, name)) for name in CYCLE]
 
     def _lock_sqlite(self) -> None:
         """SQLite supports one daemon per file: hold an exclusive lock beside it."""
@@ -188,13 +167,12 @@ class Agent:
         check_revision(self.db)
         self._lock_sqlite()
         now = self.ctx.clock.now()
-        self.ctx.cron_periods = {
-            name: schedule_period(name, spec, now) for name, spec in self._specs()
-        }
+        periods = {name: schedule_period(name, spec, now) for name, spec in self._specs()}
+        self.live.swap(dataclasses.replace(self.ctx, cron_periods=periods))
         sched = self.settings.schedule
         self._scheduler = build_scheduler(
             self._specs(),
-            self._scheduled,
+            self.run_scheduled,
             misfire_grace=parse_duration(sched.misfire_grace),
             jitter=parse_duration(sched.jitter),
             first_run=now,
@@ -214,8 +192,8 @@ class Agent:
         try:
             new = load_settings(self.config_path)
             now = self.ctx.clock.now()
-            periods = {
-                name: schedule_period(name, getattr(new.schedule, name), now) for name in CYCLE
+            periods: dict[str, timedelta] = {
+                name: schedule_period(name, job_schedule(new, name), now) for name in CYCLE
             }
         except MonitorError as exc:
             log.error("reload failed, keeping the running config: %s", exc)
@@ -224,12 +202,19 @@ class Agent:
             if getattr(new, section) != getattr(self.settings, section):
                 log.warning("reload: [%s] changes need a restart; keeping the running one", section)
                 new = dataclasses.replace(new, **{section: getattr(self.settings, section)})
-        self.settings = new
-        self.ctx.settings = new
-        self.ctx.cron_periods = periods
-        for provider in self.ctx.providers.values():
-            provider.close()
-        self.ctx.providers.clear()
+        old = self.ctx
+        # fresh providers for the new settings; the old ones close after the runs using them
+        self.live.swap(
+            JobContext(
+                settings=new,
+                db=self.db,
+                clock=old.clock,
+                replica=old.replica,
+                environ=old.environ,
+                cron_periods=periods,
+                meter=old.meter,
+            )
+        )
         if self._scheduler is not None:
             reschedule(
                 self._scheduler, self._specs(), jitter=parse_duration(new.schedule.jitter), now=now
@@ -280,3 +265,13 @@ class Agent:
             for s, handler in previous.items():
                 signal.signal(s, handler)
         return 0
+
+
+def _slot(ctx: JobContext, name: str) -> datetime:
+    """The start of the scheduled execution this run belongs to (see run_job)."""
+    now = ctx.clock.now()
+    kind, arg = parse_schedule(job_schedule(ctx.settings, name))
+    if kind == "cron":
+        return now.replace(second=0, microsecond=0)
+    step = arg.total_seconds()
+    return datetime.fromtimestamp((now.timestamp() // step) * step, UTC)

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "as_utc"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "as_utc", "as_utc_or_none"]
 
 
 class Clock(Protocol):
@@ -46,3 +46,8 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    """:func:`as_utc`, passing None through (a nullable column)."""
+    return as_utc(value) if value is not None else None

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from monitor.clock import as_utc
 from monitor.errors import ConfigError
 
 __all__ = [
@@ -495,7 +496,7 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
     _apply_env(raw, env)
-    settings = _build(Settings, raw, "")
+    settings: Settings = _build(Settings, raw, "")
     _check(settings)
     if path is not None:
         settings = _resolve_paths(settings, Path(path).resolve().parent)
@@ -657,23 +658,23 @@ def _key(where: str, name: str) -> str:
 
 def _check(s: Settings) -> None:
     """Cross-field checks the types cannot express."""
-    for section, items in (
-        ("models", s.models),
-        ("canary_sets", s.canary_sets),
-        ("sources", s.sources),
-        ("alerts.sinks", s.alerts.sinks),
-        ("alerts.rules", s.alerts.rules),
+    for section, names in (
+        ("models", [x.name for x in s.models]),
+        ("canary_sets", [x.name for x in s.canary_sets]),
+        ("sources", [x.name for x in s.sources]),
+        ("alerts.sinks", [x.name for x in s.alerts.sinks]),
+        ("alerts.rules", [x.name for x in s.alerts.rules]),
     ):
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", item.name):
+        for i, name in enumerate(names):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
                 raise ConfigError(
                     f"{section}[{i}].name: expected letters, digits, '_', '.', '-' "
-                    f"(at most 64), got {item.name!r}"
+                    f"(at most 64), got {name!r}"
                 )
-            if item.name in seen:
-                raise ConfigError(f"{section}[{i}].name: duplicate name {item.name!r}")
-            seen.add(item.name)
+            if name in seen:
+                raise ConfigError(f"{section}[{i}].name: duplicate name {name!r}")
+            seen.add(name)
     for i, m in enumerate(s.models):
         if m.dimensions < 1:
             raise ConfigError(f"models[{i}].dimensions: expected a positive integer")
@@ -837,8 +838,6 @@ def parse_reference(text: str) -> tuple[str, Any]:
             b = datetime.fromisoformat(end.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expected ISO 8601 times in {text!r}") from None
-        from monitor.clock import as_utc
-
         if as_utc(b) <= as_utc(a):
             raise ValueError(f"the pinned range {text!r} ends before it starts")
         return "pinned", (as_utc(a), as_utc(b))
@@ -931,3 +930,15 @@ def describe_settings() -> list[tuple[str, str, str, str]]:
 
     walk(Settings, "")
     return rows
+
+
+def config_path_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``DRIFTMON_CONFIG``: the config file a command reads when it is given none."""
+    env = os.environ if environ is None else environ
+    return env.get("DRIFTMON_CONFIG") or None
+
+
+def current_user(environ: Mapping[str, str] | None = None) -> str | None:
+    """The login name (``USER``) recorded as who acknowledged or re-baselined."""
+    env = os.environ if environ is None else environ
+    return env.get("USER") or None

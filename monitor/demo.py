@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 import threading
 import time
@@ -29,11 +28,12 @@ import numpy as np
 
 from monitor.alerting.webhook import verify_signature
 from monitor.app import Agent
-from monitor.canary_runs import format_migrate_check, migrate_check
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set, queries, write_queries
-from monitor.jobs import run_job
+from monitor.jobs.migration import format_migrate_check, migrate_check
+from monitor.jobs.registry import JOB_NAMES
+from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
 from monitor.server import HttpServer, Request, Response
 from monitor.storage.migrate import upgrade
@@ -169,10 +169,9 @@ def run_demo(
             secret_env=SECRET_ENV,
         )
     )
-    os.environ.setdefault(SECRET_ENV, SECRET)
     settings = load_settings(work / "driftmon.toml")
     clock = FixedClock(START)
-    agent = Agent(settings, clock=clock)
+    agent = Agent(settings, clock=clock, environ={SECRET_ENV: SECRET})
     upgrade(agent.db)
     agent.server = HttpServer(settings.server.listen, agent.routes())
     agent.server.start()
@@ -189,12 +188,7 @@ def run_demo(
     def cycle(name: str, drift_share: float) -> dict[str, Any]:
         hour(drift_share)
         before = len(receiver.received)
-        out = {
-            o.job: o
-            for o in (
-                run_job(agent.ctx, j) for j in ("sample", "canary", "drift", "alerts", "deliver")
-            )
-        }
+        out = {o.job: o for o in (run_job(agent.ctx, j) for j in JOB_NAMES)}
         failed = [o for o in out.values() if o.status == "failed"]
         if failed:
             raise RuntimeError(f"demo job {failed[0].job} failed: {failed[0].message}")

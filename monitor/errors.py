@@ -11,21 +11,18 @@
     │   └── SchemaMismatch     the database revision differs from the code's
     └── AlertDeliveryError     a webhook did not accept a delivery
 
-``InsufficientDataError`` comes from the pure ``monitor.stats`` leaf (it cannot
-import this module) and is re-exported here; jobs record it as a skipped run.
-Every MonitorError message is one line meant for a user: it never carries query
+``monitor.stats`` is a pure leaf with its own ``InsufficientDataError`` (this
+module does not import it, so the CLI does not load SciPy); the job runner records
+it as a skipped run. Every MonitorError message is one line meant for a user: it never carries query
 text or a secret.
 """
 
 from __future__ import annotations
 
-from monitor.stats import InsufficientDataError
-
 __all__ = [
     "AlertDeliveryError",
     "ConfigError",
     "InputError",
-    "InsufficientDataError",
     "MonitorError",
     "ProviderError",
     "ProviderHTTPError",

@@ -185,75 +185,99 @@ class DriftCollector(Collector):
                 f[name].add_metric(labels, value)  # type: ignore[attr-defined]
 
         add("driftmon_build_info", [__version__], 1)
-        for mv in snap.model_versions:
-            add(
-                "driftmon_model_version_info",
-                [
-                    mv.model,
-                    mv.version,
-                    mv.provider,
-                    mv.model_id,
-                    str(mv.dimensions),
-                    mv.fingerprint,
-                ],
-                1,
-            )
-        for run in snap.drift_runs:
-            mv = [run.model, run.version]
-            insufficient = run.verdict == "insufficient_data"
-            add("driftmon_drift_insufficient_data", mv, float(insufficient))
-            if not insufficient:
-                add("driftmon_drift_detected", mv, float(run.verdict == "drift"))
-            add("driftmon_drift_samples", [*mv, "reference"], run.n_ref)
-            add("driftmon_drift_samples", [*mv, "current"], run.n_cur)
-            add("driftmon_drift_last_run_timestamp_seconds", mv, _ts(run.created_at))
-            for test, v in sorted(run.tests.items()):
-                add("driftmon_drift_statistic", [*mv, test], v.get("statistic"))
-                add("driftmon_drift_p_value", [*mv, test], v.get("p_value"))
-                add("driftmon_drift_effect", [*mv, test], v.get("effect"))
-            add("driftmon_drift_novelty_ratio", mv, run.tests.get("novelty", {}).get("statistic"))
-        for c in snap.canary_runs:
-            labels = [c.model, c.version, c.canary_set]
-            add("driftmon_canary_changed", labels, float(c.verdict == "changed"))
-            add("driftmon_canary_min_cosine", labels, c.min_cosine)
-            add("driftmon_canary_mean_cosine", labels, c.mean_cosine)
-            add("driftmon_canary_norm_ratio", labels, c.norm_ratio)
-            add("driftmon_canary_items_below_tolerance_ratio", labels, c.share_below)
-            add("driftmon_canary_tolerance_cosine", labels, c.tolerance)
-            states = _CANARY_STATES + ((c.verdict,) if c.verdict not in _CANARY_STATES else ())
-            for state in states:
-                add("driftmon_canary_verdict", [*labels, state], float(c.verdict == state))
-            add("driftmon_canary_last_run_timestamp_seconds", labels, _ts(c.created_at))
-            for metric, value in sorted(c.retrieval.items()):
-                add("driftmon_retrieval_metric", [*labels, metric], value)
-        for j in snap.jobs:
-            if j.last_success_at is not None:
-                add("driftmon_job_last_success_timestamp_seconds", [j.job], _ts(j.last_success_at))
-            add("driftmon_job_last_duration_seconds", [j.job], j.last_duration_seconds)
-            add("driftmon_job_failures_total", [j.job], j.failures)
-            add("driftmon_job_consecutive_failures", [j.job], j.consecutive_failures)
-        counts: dict[tuple[str, str, str], int] = {}
-        for a in snap.alerts:
-            key = (a.rule, a.severity, a.state)
-            counts[key] = counts.get(key, 0) + 1
-        for key, n in sorted(counts.items()):
-            add("driftmon_alerts_active", list(key), n)
-        # every outcome of every known sink, zeros included, so increase() sees the first one
-        deliveries = {
-            (sink, state): 0
-            for sink in {d[0] for d in snap.deliveries}
-            for state in ("pending", *_DELIVERY_OUTCOMES)
-        }
-        for sink, state, n in snap.deliveries:
-            deliveries[(sink, state)] = deliveries.get((sink, state), 0) + n
-        for (sink, state), n in sorted(deliveries.items()):
-            if state == "pending":
-                add("driftmon_alert_deliveries_pending", [sink], n)
-            else:
-                add("driftmon_alert_deliveries_total", [sink, state], n)
-        for source, counter, value in snap.source_counters:
-            add("driftmon_source_records_total", [source, counter], value)
+        for part in (_versions, _drift, _canaries, _jobs_and_alerts, _deliveries_and_sources):
+            part(snap, add)
         yield from f.values()
+
+
+_Add = Callable[[str, list[str], float | None], None]
+
+
+def _versions(snap: Snapshot, add: _Add) -> None:
+    for mv in snap.model_versions:
+        add(
+            "driftmon_model_version_info",
+            [
+                mv.model,
+                mv.version,
+                mv.provider,
+                mv.model_id,
+                str(mv.dimensions),
+                mv.fingerprint,
+            ],
+            1,
+        )
+
+
+def _drift(snap: Snapshot, add: _Add) -> None:
+    for run in snap.drift_runs:
+        run_labels = [run.model, run.version]
+        insufficient = run.verdict == "insufficient_data"
+        add("driftmon_drift_insufficient_data", run_labels, float(insufficient))
+        if not insufficient:
+            add("driftmon_drift_detected", run_labels, float(run.verdict == "drift"))
+        add("driftmon_drift_samples", [*run_labels, "reference"], run.n_ref)
+        add("driftmon_drift_samples", [*run_labels, "current"], run.n_cur)
+        add("driftmon_drift_last_run_timestamp_seconds", run_labels, _ts(run.created_at))
+        for test, v in sorted(run.tests.items()):
+            add("driftmon_drift_statistic", [*run_labels, test], v.get("statistic"))
+            add("driftmon_drift_p_value", [*run_labels, test], v.get("p_value"))
+            add("driftmon_drift_effect", [*run_labels, test], v.get("effect"))
+        add(
+            "driftmon_drift_novelty_ratio",
+            run_labels,
+            run.tests.get("novelty", {}).get("statistic"),
+        )
+
+
+def _canaries(snap: Snapshot, add: _Add) -> None:
+    for c in snap.canary_runs:
+        labels = [c.model, c.version, c.canary_set]
+        add("driftmon_canary_changed", labels, float(c.verdict == "changed"))
+        add("driftmon_canary_min_cosine", labels, c.min_cosine)
+        add("driftmon_canary_mean_cosine", labels, c.mean_cosine)
+        add("driftmon_canary_norm_ratio", labels, c.norm_ratio)
+        add("driftmon_canary_items_below_tolerance_ratio", labels, c.share_below)
+        add("driftmon_canary_tolerance_cosine", labels, c.tolerance)
+        states = _CANARY_STATES + ((c.verdict,) if c.verdict not in _CANARY_STATES else ())
+        for state in states:
+            add("driftmon_canary_verdict", [*labels, state], float(c.verdict == state))
+        add("driftmon_canary_last_run_timestamp_seconds", labels, _ts(c.created_at))
+        for metric, value in sorted(c.retrieval.items()):
+            add("driftmon_retrieval_metric", [*labels, metric], value)
+
+
+def _jobs_and_alerts(snap: Snapshot, add: _Add) -> None:
+    for j in snap.jobs:
+        if j.last_success_at is not None:
+            add("driftmon_job_last_success_timestamp_seconds", [j.job], _ts(j.last_success_at))
+        add("driftmon_job_last_duration_seconds", [j.job], j.last_duration_seconds)
+        add("driftmon_job_failures_total", [j.job], j.failures)
+        add("driftmon_job_consecutive_failures", [j.job], j.consecutive_failures)
+    counts: dict[tuple[str, str, str], int] = {}
+    for a in snap.alerts:
+        key = (a.rule, a.severity, a.state)
+        counts[key] = counts.get(key, 0) + 1
+    for key, n in sorted(counts.items()):
+        add("driftmon_alerts_active", list(key), n)
+
+
+def _deliveries_and_sources(snap: Snapshot, add: _Add) -> None:
+    # every outcome of every known sink, zeros included, so increase() sees the first one
+    deliveries = {
+        (sink, state): 0
+        for sink in {d[0] for d in snap.deliveries}
+        for state in ("pending", *_DELIVERY_OUTCOMES)
+    }
+    for sink, state, n in snap.deliveries:
+        deliveries[(sink, state)] = deliveries.get((sink, state), 0) + n
+    for (sink, state), n in sorted(deliveries.items()):
+        if state == "pending":
+            add("driftmon_alert_deliveries_pending", [sink], n)
+        else:
+            add("driftmon_alert_deliveries_total", [sink, state], n)
+    for source, counter, value in snap.source_counters:
+        add("driftmon_source_records_total", [source, counter], value)
 
 
 #: in-process metrics of embedding calls (counters add up across replicas)

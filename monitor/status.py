@@ -16,6 +16,39 @@ def _iso(value: datetime | None) -> str | None:
 
 def status_document(snap: Snapshot, now: datetime) -> dict[str, Any]:
     """Model versions with their latest verdicts, firing alerts, and each job's health."""
+    return {
+        "generated_at": now.isoformat(),
+        "model_versions": _model_versions(snap),
+        "alerts": [
+            {
+                "id": a.id,
+                "rule": a.rule,
+                "state": a.state,
+                "severity": a.severity,
+                "summary": a.summary,
+                "labels": a.labels,
+                "since": _iso(a.started_at),
+                "acknowledged": a.acknowledged_at is not None,
+            }
+            for a in snap.alerts
+        ],
+        "jobs": [
+            {
+                "job": j.job,
+                "last_status": j.last_status,
+                "last_started": _iso(j.last_started_at),
+                "last_success": _iso(j.last_success_at),
+                "last_duration_seconds": j.last_duration_seconds,
+                "failures": j.failures,
+                "consecutive_failures": j.consecutive_failures,
+            }
+            for j in snap.jobs
+        ],
+    }
+
+
+def _model_versions(snap: Snapshot) -> list[dict[str, Any]]:
+    """Each active model version with its latest canary runs (per set) and drift run."""
     versions: dict[tuple[str, str], dict[str, Any]] = {}
     for mv in snap.model_versions:
         versions[(mv.model, mv.version)] = {
@@ -54,40 +87,24 @@ def status_document(snap: Snapshot, now: datetime) -> dict[str, Any]:
                     if v.get("p_value") is not None
                 },
             }
-    return {
-        "generated_at": now.isoformat(),
-        "model_versions": list(versions.values()),
-        "alerts": [
-            {
-                "id": a.id,
-                "rule": a.rule,
-                "state": a.state,
-                "severity": a.severity,
-                "summary": a.summary,
-                "labels": a.labels,
-                "since": _iso(a.started_at),
-                "acknowledged": a.acknowledged_at is not None,
-            }
-            for a in snap.alerts
-        ],
-        "jobs": [
-            {
-                "job": j.job,
-                "last_status": j.last_status,
-                "last_started": _iso(j.last_started_at),
-                "last_success": _iso(j.last_success_at),
-                "last_duration_seconds": j.last_duration_seconds,
-                "failures": j.failures,
-                "consecutive_failures": j.consecutive_failures,
-            }
-            for j in snap.jobs
-        ],
-    }
+    return list(versions.values())
+
+
+def _short(iso: str | None) -> str:
+    """An ISO timestamp to the second, for tables ('2026-03-02 12:00:00Z')."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def format_status(doc: dict[str, Any]) -> str:
-    """A terminal table of :func:`status_document`."""
-    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary':28} provider/model"]
+    """A terminal table of :func:`status_document` (times in UTC, to the second)."""
+    if not doc["model_versions"] and not doc["jobs"]:
+        return (
+            "no model versions yet: run 'driftmon run' or 'driftmon run-once cycle' "
+            "with this config"
+        )
+    lines = [f"{'model':12} {'version':11} {'drift':18} {'canary (min cosine)':28} provider/model"]
     for mv in doc["model_versions"]:
         drift = mv["drift"]
         dv = drift["verdict"] if drift else "-"
@@ -110,9 +127,9 @@ def format_status(doc: dict[str, Any]) -> str:
     if not doc["alerts"]:
         lines.append("(no pending or firing alerts)")
     lines.append("")
-    lines.append(f"{'job':10} {'last':9} {'last success':33} {'failures':>8}")
+    lines.append(f"{'job':10} {'last':9} {'last success (UTC)':20} {'failures':>8}")
     for j in doc["jobs"]:
         lines.append(
-            f"{j['job']:10} {j['last_status']:9} {j['last_success'] or '-':33} {j['failures']:>8}"
+            f"{j['job']:10} {j['last_status']:9} {_short(j['last_success']):20} {j['failures']:>8}"
         )
     return "\n".join(lines)

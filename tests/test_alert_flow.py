@@ -11,8 +11,9 @@ from support import Receiver
 from test_jobs import _hours, _settings
 
 from monitor.clock import FixedClock
-from monitor.jobs import JobContext, run_job
-from monitor.storage import operations as ops
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
+from monitor.storage import alerts as alerts_store
 from monitor.storage.engine import Database
 
 
@@ -31,7 +32,7 @@ def test_silence_mutes_until_it_ends(
 ) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
     with db.transaction() as s:
-        ops.add_silence(
+        alerts_store.add_silence(
             s,
             {"alertname": "Drift"},
             clock.now(),
@@ -43,7 +44,7 @@ def test_silence_mutes_until_it_ends(
     run_job(ctx, "deliver")
     assert receiver.requests == []
     with db.read() as s:
-        assert [a.state for a in ops.active_alerts(s)] == ["firing"]
+        assert [a.state for a in alerts_store.active_alerts(s)] == ["firing"]
     clock.advance(timedelta(hours=1, seconds=1))
     run_job(ctx, "alerts")
     run_job(ctx, "deliver")
@@ -58,8 +59,8 @@ def test_acknowledged_alert_is_not_renotified_but_resolves(
     run_job(ctx, "deliver")
     assert len(receiver.requests) == 1
     with db.transaction() as s:
-        (alert,) = ops.active_alerts(s)
-        ops.acknowledge(s, alert.id, "oncall", clock.now())
+        (alert,) = alerts_store.active_alerts(s)
+        alerts_store.acknowledge(s, alert.id, "oncall", clock.now())
     clock.advance(timedelta(hours=5))  # past alerts.renotify (4h)
     run_job(ctx, "alerts")
     run_job(ctx, "deliver")
@@ -124,7 +125,7 @@ def test_cli_silence_ack_list_and_test_sink(
     listed = cli("list")
     assert listed.returncode == 0 and "firing" in listed.stdout and "Drift" in listed.stdout
     with db.read() as s:
-        (alert,) = ops.active_alerts(s)
+        (alert,) = alerts_store.active_alerts(s)
     acked = cli("ack", alert.fingerprint[:8], "--by", "jane")
     assert acked.returncode == 0 and "acknowledged by jane" in acked.stdout
     silenced = cli("silence", "--match", "model=m", "--for", "30m", "--comment", "deploy")

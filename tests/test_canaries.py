@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.canaries import read_canary_set
 from monitor.errors import InputError
+from monitor.inputs import read_canary_set
 
 
 def _write(tmp_path: Path, name: str, text: str) -> str:

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from monitor.canary_runs import migrate_check, rebaseline
 from monitor.clock import FixedClock
 from monitor.config import load_settings
 from monitor.demo_data import canary_set
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.canary import rebaseline
+from monitor.jobs.context import JobContext
+from monitor.jobs.migration import migrate_check
+from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
-from monitor.storage import repository as repo
+from monitor.storage import canaries as canaries_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import CanaryBaseline, MigrateCheck, RetrievalMetric
 
@@ -59,7 +61,7 @@ def test_canary_run_stores_retrieval_quality_per_prefix(
     assert d["identity"] == {"model": "hash-ngram-128"}
     with db.read() as s:
         rows = s.execute(select(RetrievalMetric.metric, RetrievalMetric.dims)).all()
-        (run,) = repo.latest_canary_runs(s)
+        (run,) = canaries_store.latest_canary_runs(s)
     assert {dims for _, dims in rows} == {32, 64, 128}
     assert run.retrieval["ndcg@10"] == d["retrieval"]["ndcg@10"]
     assert run.retrieval["top10_overlap_stale_index"] == 1.0

@@ -15,7 +15,8 @@ from monitor.clock import FixedClock
 from monitor.config import Settings, load_settings
 from monitor.demo_data import canary_set, queries, write_queries
 from monitor.errors import ProviderError
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
 from monitor.storage.engine import Database
 from monitor.storage.schema import (
@@ -129,7 +130,7 @@ def test_full_cycle_detects_drift_and_model_change_and_delivers(
     suspended = run_job(ctx, "drift").details["m"]
     assert suspended["verdict"] == "suspended" and "rebaseline" in suspended["reason"]
     # ...until the baseline is retaken; cached query vectors are dropped with it
-    from monitor.canary_runs import rebaseline
+    from monitor.jobs.canary import rebaseline
 
     out = rebaseline(ctx, "m", "core", reason="index rebuilt", by="test")
     assert out["dropped_query_vectors"] == 900

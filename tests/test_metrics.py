@@ -133,7 +133,7 @@ def test_provider_meter_counts_embedding_calls(tmp_path, clock) -> None:  # type
     from prometheus_client import CollectorRegistry
 
     from monitor.config import ModelSettings, Settings
-    from monitor.jobs import JobContext
+    from monitor.jobs.context import JobContext
     from monitor.metrics import ProviderMeter
     from monitor.storage.engine import Database
 

@@ -1,13 +1,13 @@
 """Wire formats of the sinks: one generic payload in, (URL, JSON body) out.
 
-The outbox stores the generic payload (``monitor.signals.alert_payload``, schema
+The outbox stores the generic payload (``monitor.alerting.payload.alert_payload``, schema
 version 1); the format is chosen per sink at delivery time, so a sink's kind can
 change without rewriting queued deliveries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +17,11 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 _PD_SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
 
 
-def _generic(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
+def _generic(payload: Mapping[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     return url, payload
 
 
-def _slack(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
+def _slack(payload: Mapping[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     alert = payload["alert"]
     labels = alert.get("labels", {})
     resolved = payload["event"] == "resolved"
@@ -63,7 +63,7 @@ def _slack(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     return url, {"text": head, "blocks": blocks}
 
 
-def _alertmanager(payload: dict[str, Any], url: str, _secret: str) -> tuple[str, Any]:
+def _alertmanager(payload: Mapping[str, Any], url: str, _secret: str) -> tuple[str, Any]:
     alert = payload["alert"]
     annotations = {"summary": alert["summary"]}
     if alert.get("description"):
@@ -84,7 +84,7 @@ def _alertmanager(payload: dict[str, Any], url: str, _secret: str) -> tuple[str,
     return url.rstrip("/") + "/api/v2/alerts", [item]
 
 
-def _pagerduty(payload: dict[str, Any], url: str, secret: str) -> tuple[str, Any]:
+def _pagerduty(payload: Mapping[str, Any], url: str, secret: str) -> tuple[str, Any]:
     alert = payload["alert"]
     action = "resolve" if payload["event"] == "resolved" else "trigger"
     body: dict[str, Any] = {
@@ -114,7 +114,7 @@ def _pagerduty(payload: dict[str, Any], url: str, secret: str) -> tuple[str, Any
     return url or PAGERDUTY_URL, body
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any], str, str], tuple[str, Any]]] = {
+RENDERERS: dict[str, Callable[[Mapping[str, Any], str, str], tuple[str, Any]]] = {
     "webhook": _generic,
     "slack": _slack,
     "alertmanager": _alertmanager,
@@ -122,7 +122,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str, str], tuple[str, Any]]] = {
 }
 
 
-def render(kind: str, payload: dict[str, Any], url: str, secret: str = "") -> tuple[str, Any]:
+def render(kind: str, payload: Mapping[str, Any], url: str, secret: str = "") -> tuple[str, Any]:
     """The request (URL, JSON body) that delivers ``payload`` to a sink of ``kind``.
 
     ``secret`` is the PagerDuty routing key for ``pagerduty`` and unused otherwise.

@@ -16,14 +16,14 @@ import hashlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from monitor.config import RuleSettings
 from monitor.domain import AlertRecord, Signal
 
-__all__ = ["Transition", "evaluate", "fingerprint"]
+__all__ = ["SEVERITY_RANK", "AlertState", "Notify", "Transition", "evaluate", "fingerprint"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -35,6 +35,11 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
+#: the life of an alert: pending until its streak is long enough, then firing
+AlertState = Literal["pending", "firing", "resolved", "dropped"]
+#: what a transition tells the sinks
+Notify = Literal["firing", "resolved"]
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -44,13 +49,13 @@ class Transition:
     fingerprint: str
     labels: dict[str, str]
     severity: str
-    state: str  # pending | firing | resolved | dropped
+    state: AlertState
     streak: int
     value: float
     summary: str
     result_id: int
     existing: AlertRecord | None
-    notify: str | None  # "firing" | "resolved" | None
+    notify: Notify | None
     description: str = ""
     runbook_url: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -122,69 +127,71 @@ def evaluate(
         for sig in signal_list:
             if not _matches(rule, sig):
                 continue
-            labels = {
-                **sig.labels,
-                **rule.labels,
-                "alertname": rule.name,
-                "severity": rule.severity,
-            }
             fp = fingerprint(rule.name, sig.labels)
             seen.add(fp)
-            existing = by_fp.get(fp)
-            streak = _streak(rule, sig.history or (sig.value,))
-            common = dict(
-                rule=rule.name,
-                fingerprint=fp,
-                labels=labels,
-                severity=rule.severity,
-                streak=streak,
-                value=sig.value,
-                summary=_summary(rule, sig),
-                result_id=sig.result_id,
-                existing=existing,
-                description=_render(rule.description, rule, sig) if rule.description else "",
-                runbook_url=rule.runbook_url,
-                evidence=sig.evidence,
-            )
-            if streak >= max(rule.for_runs, 1):
-                if existing is None or existing.state == "pending":
-                    out.append(Transition(state="firing", notify="firing", **common))
-                else:
-                    last = existing.last_notified_at
-                    due = last is None or (
-                        now - last >= renotify and existing.acknowledged_at is None
-                    )
-                    changed = existing.last_result_id != sig.result_id
-                    if due or changed:
-                        out.append(
-                            Transition(state="firing", notify="firing" if due else None, **common)
-                        )
-            elif streak > 0:
-                if existing is None or existing.streak != streak:
-                    out.append(Transition(state="pending", notify=None, **common))
-            elif existing is not None:
-                state = "resolved" if existing.state == "firing" else "dropped"
-                out.append(
-                    Transition(
-                        state=state, notify="resolved" if state == "resolved" else None, **common
-                    )
-                )
-    for fp, alert in by_fp.items():
-        if fp not in seen:
-            state = "resolved" if alert.state == "firing" else "dropped"
-            out.append(
-                Transition(
-                    rule=alert.rule,
-                    fingerprint=fp,
-                    labels=alert.labels,
-                    severity=alert.severity,
-                    state=state,
-                    streak=0,
-                    value=alert.value or 0.0,
-                    summary=alert.summary,
-                    result_id=alert.last_result_id or 0,
-                    existing=alert,
-                    notify="resolved" if state == "resolved" else None,
-                )
-            )
+            t = _step(rule, sig, fp, by_fp.get(fp), now, renotify)
+            if t is not None:
+                out.append(t)
+    out += [_vanished(fp, alert) for fp, alert in by_fp.items() if fp not in seen]
     return out
+
+
+def _step(
+    rule: RuleSettings,
+    sig: Signal,
+    fp: str,
+    existing: AlertRecord | None,
+    now: datetime,
+    renotify: timedelta,
+) -> Transition | None:
+    """The transition of one (rule, signal), or None when nothing changes."""
+    streak = _streak(rule, sig.history or (sig.value,))
+    pending = Transition(
+        rule=rule.name,
+        fingerprint=fp,
+        labels={**sig.labels, **rule.labels, "alertname": rule.name, "severity": rule.severity},
+        severity=rule.severity,
+        state="pending",
+        streak=streak,
+        value=sig.value,
+        summary=_summary(rule, sig),
+        result_id=sig.result_id,
+        existing=existing,
+        notify=None,
+        description=_render(rule.description, rule, sig) if rule.description else "",
+        runbook_url=rule.runbook_url,
+        evidence=sig.evidence,
+    )
+    if streak >= max(rule.for_runs, 1):
+        if existing is None or existing.state == "pending":
+            return replace(pending, state="firing", notify="firing")
+        last = existing.last_notified_at
+        due = last is None or (now - last >= renotify and existing.acknowledged_at is None)
+        if due or existing.last_result_id != sig.result_id:
+            return replace(pending, state="firing", notify="firing" if due else None)
+        return None
+    if streak > 0:
+        return pending if existing is None or existing.streak != streak else None
+    if existing is None:
+        return None
+    if existing.state == "firing":
+        return replace(pending, state="resolved", notify="resolved")
+    return replace(pending, state="dropped")
+
+
+def _vanished(fp: str, alert: AlertRecord) -> Transition:
+    """An active alert whose signal is gone: resolved if it fired, else dropped."""
+    firing = alert.state == "firing"
+    return Transition(
+        rule=alert.rule,
+        fingerprint=fp,
+        labels=alert.labels,
+        severity=alert.severity,
+        state="resolved" if firing else "dropped",
+        streak=0,
+        value=alert.value or 0.0,
+        summary=alert.summary,
+        result_id=alert.last_result_id or 0,
+        existing=alert,
+        notify="resolved" if firing else None,
+    )

@@ -236,7 +236,7 @@ class HTTPEmbedder(ABC):
         return self._client
 
     @staticmethod
-    async def _cancel(tasks: list[asyncio.Future[Any]]) -> None:
+    async def _cancel(tasks: Sequence[asyncio.Future[Any]]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

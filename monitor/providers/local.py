@@ -29,7 +29,7 @@ def load_sentence_transformer(folder: Path) -> Any:
     except ImportError:
         raise ConfigError(
             "provider 'local' needs the sentence-transformers package: "
-            "pip install 'driftmon[local]'"
+            "pip install '.[local]' from a clone"
         ) from None
     try:
         return SentenceTransformer(str(folder), local_files_only=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
@@ -43,7 +43,7 @@ class OpenAIEmbedder(HTTPEmbedder):
     provider = "openai"
     max_items = 2048
     batch_tokens = 300_000
-    identity_headers = ("openai-model", "openai-version")
+    identity_headers: ClassVar[tuple[str, ...]] = ("openai-model", "openai-version")
 
     def url(self) -> str:
         return f"{self.base_url}/embeddings"

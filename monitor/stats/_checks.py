@@ -73,7 +73,9 @@ def as_matrix(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
     return out
 
 
-def as_pair(ref: ArrayLike, cur: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def as_pair(
+    ref: ArrayLike, cur: ArrayLike
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
     """Validate a reference/current pair of samples with a common dimension.
 
     Parameters

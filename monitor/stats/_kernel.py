@@ -65,7 +65,7 @@ def pair_sqdists(
         j = rng.integers(0, n - 1, size=max_pairs)
         j = j + (j >= i)  # uniform over j != i
     diff = z[i] - z[j]
-    return np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+    return np.asarray(np.einsum("ij,ij->i", diff, diff), dtype=np.float64)
 
 
 def _rbf_mean(
@@ -206,7 +206,8 @@ class KernelMatrix:
         q, t = self._terms(indicator)
         n, m = self.n_ref, self.n_cur
         s_yy = self.total - 2.0 * t + q
-        return q / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2.0 * (t - q) / (n * m)
+        mmd2 = q / (n * (n - 1)) + s_yy / (m * (m - 1)) - 2.0 * (t - q) / (n * m)
+        return np.asarray(mmd2, dtype=np.float64)
 
     def observed(self, indicator: NDArray[np.bool_]) -> tuple[float, float]:
         """``U`` of one labelling (N, 1) and its mean uncentred cross-group entry."""

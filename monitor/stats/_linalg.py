@@ -58,11 +58,12 @@ def _orth(a: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     numerically positive definite.
     """
     a64 = a.astype(np.float64)
+    q: NDArray[np.floating[Any]]
     try:
-        r = linalg.cholesky(a64.T @ a64, lower=False, check_finite=False)
-        q = linalg.solve_triangular(r, a64.T, trans="T", lower=False, check_finite=False).T
+        upper = linalg.cholesky(a64.T @ a64, lower=False, check_finite=False)
+        q = linalg.solve_triangular(upper, a64.T, trans="T", lower=False, check_finite=False).T
     except linalg.LinAlgError:
-        q, _ = linalg.qr(a64, mode="economic", check_finite=False)
+        q = linalg.qr(a64, mode="economic", check_finite=False)[0]
     return np.asarray(q, dtype=a.dtype)
 
 
@@ -117,7 +118,7 @@ def sqrtm_trace(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.fl
         return _sqrtm_trace_eigh(a, b)
     mid = np.swapaxes(low, -1, -2) @ b @ low
     vals = np.linalg.eigvalsh((mid + np.swapaxes(mid, -1, -2)) / 2.0)
-    return np.sqrt(np.clip(vals, 0.0, None)).sum(axis=-1)
+    return np.asarray(np.sqrt(np.clip(vals, 0.0, None)).sum(axis=-1), dtype=np.float64)
 
 
 def _sqrtm_trace_eigh(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -125,4 +126,4 @@ def _sqrtm_trace_eigh(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray
     root = (qa * np.sqrt(np.clip(va, 0.0, None))[..., None, :]) @ np.swapaxes(qa, -1, -2)
     mid = root @ b @ root
     vals = np.linalg.eigvalsh((mid + np.swapaxes(mid, -1, -2)) / 2.0)
-    return np.sqrt(np.clip(vals, 0.0, None)).sum(axis=-1)
+    return np.asarray(np.sqrt(np.clip(vals, 0.0, None)).sum(axis=-1), dtype=np.float64)

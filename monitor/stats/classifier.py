@@ -91,10 +91,11 @@ def _u_statistic(scores: NDArray[np.float64], is_ref: NDArray[np.bool_]) -> NDAr
     if np.any(ranked[:, 1:] == ranked[:, :-1]):
         ranks = stats.rankdata(scores, axis=1)  # mid-ranks for ties
         n_cur = (~is_ref).sum(axis=1)
-        return np.einsum("ij,ij->i", ranks, ~is_ref) - n_cur * (n_cur + 1) / 2.0
+        u = np.einsum("ij,ij->i", ranks, ~is_ref) - n_cur * (n_cur + 1) / 2.0
+        return np.asarray(u, dtype=np.float64)
     ref_sorted = np.take_along_axis(is_ref, order, axis=1)
     below = np.cumsum(ref_sorted, axis=1)  # ref rows ranked below each position
-    return np.einsum("ij,ij->i", below, ~ref_sorted).astype(np.float64)
+    return np.asarray(np.einsum("ij,ij->i", below, ~ref_sorted), dtype=np.float64)
 
 
 class CrossFitted:

@@ -32,7 +32,7 @@ Agresti, A. (2013). Categorical Data Analysis, 3rd ed. Wiley.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -78,10 +78,10 @@ def spherical_kmeans(
         labels = new
         sums = _cluster_sums(unit, labels, k)
         counts = np.bincount(labels, minlength=k)
-        for j in np.flatnonzero(counts == 0):  # re-seed an empty cluster at the worst fit
+        for empty in np.flatnonzero(counts == 0):  # re-seed an empty cluster at the worst fit
             worst = int(np.argmin(sims[np.arange(n), labels]))
-            sums[j] = unit[worst]
-            labels[worst] = j
+            sums[empty] = unit[worst]
+            labels[worst] = empty
             counts[j] = 1
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centres = (sums / np.where(norms > 0, norms, 1.0)).astype(unit.dtype)
@@ -120,7 +120,8 @@ def _occupancy(ws: Workspace, k: int, alpha: float) -> tuple[float, float, list[
     cc = np.bincount(cur_labels, minlength=k).astype(np.float64)
     used = (rc + cc) > 0
     if used.sum() >= 2:
-        chi2, p, _, _ = stats.chi2_contingency(np.vstack([rc[used], cc[used]]), correction=False)
+        test = stats.chi2_contingency(np.vstack([rc[used], cc[used]]), correction=False)
+        chi2, p = float(test[0]), float(test[1])
     else:
         chi2, p = 0.0, 1.0
     total = rc + cc
@@ -133,7 +134,9 @@ def _occupancy(ws: Workspace, k: int, alpha: float) -> tuple[float, float, list[
     clusters = []
     for j in range(k):
         ref_share, cur_share = rc[j] / n, cc[j] / ws.n_cur
-        status = "grew" if resid[j] > z else "shrank" if resid[j] < -z else "stable"
+        status: Literal["grew", "shrank", "stable"] = (
+            "grew" if resid[j] > z else "shrank" if resid[j] < -z else "stable"
+        )
         clusters.append(
             ClusterShift(
                 cluster=j,

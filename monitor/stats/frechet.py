@@ -56,9 +56,8 @@ def frechet_distance(
     """
     diff = mu1 - mu2
     tr = np.trace(cov1, axis1=-2, axis2=-1) + np.trace(cov2, axis1=-2, axis2=-1)
-    return np.maximum(
-        np.einsum("...i,...i->...", diff, diff) + tr - 2.0 * sqrtm_trace(cov1, cov2), 0.0
-    )
+    d2 = np.einsum("...i,...i->...", diff, diff) + tr - 2.0 * sqrtm_trace(cov1, cov2)
+    return np.asarray(np.maximum(d2, 0.0), dtype=np.float64)
 
 
 class _Moments:

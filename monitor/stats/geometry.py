@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 
-def _aniso(sum_sq: NDArray[np.float64], nonzero: float, count: float) -> NDArray[np.float64]:
+def _aniso(
+    sum_sq: NDArray[np.float64], nonzero: float | NDArray[np.float64], count: float
+) -> NDArray[np.float64]:
     return (sum_sq - nonzero) / (count * (count - 1.0))
 
 

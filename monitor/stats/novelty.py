@@ -92,7 +92,7 @@ def precedence_pmf(n_ref: int, n_cur: int, k: int) -> NDArray[np.float64]:
         - log_comb(n_ref + n_cur, n_cur)
     )
     pmf = np.exp(log_p)
-    return pmf / pmf.sum()
+    return np.asarray(pmf / pmf.sum(), dtype=np.float64)
 
 
 def precedence_sf(n_ref: int, n_cur: int, k: int) -> NDArray[np.float64]:

@@ -64,7 +64,7 @@ def psi(ref_counts: ArrayLike, cur_counts: ArrayLike) -> NDArray[np.float64]:
     c = np.asarray(cur_counts, dtype=np.float64) + 0.5
     r = r / r.sum(axis=-1, keepdims=True)
     c = c / c.sum(axis=-1, keepdims=True)
-    return np.sum((c - r) * np.log(c / r), axis=-1)
+    return np.asarray(np.sum((c - r) * np.log(c / r), axis=-1), dtype=np.float64)
 
 
 def js_divergence(ref_counts: ArrayLike, cur_counts: ArrayLike) -> NDArray[np.float64]:
@@ -77,7 +77,8 @@ def js_divergence(ref_counts: ArrayLike, cur_counts: ArrayLike) -> NDArray[np.fl
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_r = np.where(r > 0, r * np.log2(r / mid), 0.0)
         kl_c = np.where(c > 0, c * np.log2(c / mid), 0.0)
-    return np.clip(0.5 * (kl_r.sum(axis=-1) + kl_c.sum(axis=-1)), 0.0, 1.0)
+    js = np.clip(0.5 * (kl_r.sum(axis=-1) + kl_c.sum(axis=-1)), 0.0, 1.0)
+    return np.asarray(js, dtype=np.float64)
 
 
 def _centroid_cosine(ws: Workspace) -> NDArray[np.float64]:
@@ -89,7 +90,7 @@ def _centroid_cosine(ws: Workspace) -> NDArray[np.float64]:
     if norm == 0:
         return np.zeros(rows.size)
     cos = ws.unit @ (centre / norm).astype(ws.dtype)  # all rows, then pick: no row copy
-    return np.clip(cos[rows].astype(np.float64), -1.0, 1.0)
+    return np.asarray(np.clip(cos[rows], -1.0, 1.0), dtype=np.float64)
 
 
 def scalars(ws: Workspace, projection: Projection) -> tuple[NDArray[np.float64], int]:

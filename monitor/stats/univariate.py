@@ -102,7 +102,7 @@ def ks_statistics(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.
     diff = np.abs(np.cumsum(from_x, axis=0) / n - np.cumsum(~from_x, axis=0) / m)
     last_of_tie = np.ones_like(from_x)
     last_of_tie[:-1] = zs[1:] != zs[:-1]  # the ECDFs are compared after all tied values
-    return np.max(np.where(last_of_tie, diff, 0.0), axis=0)
+    return np.asarray(np.max(np.where(last_of_tie, diff, 0.0), axis=0), dtype=np.float64)
 
 
 def _p_values(
@@ -117,18 +117,22 @@ def _p_values(
         # scipy warns when it falls back from the exact KS distribution
         warnings.simplefilter("ignore", RuntimeWarning)
         if kind == "ks":
-            res = stats.ks_2samp(x, y, axis=0, method="exact")
-            return np.atleast_1d(res.statistic), np.atleast_1d(res.pvalue)
+            ks = stats.ks_2samp(x, y, axis=0, method="exact")
+            return np.atleast_1d(ks.statistic), np.atleast_1d(ks.pvalue)
         # scipy's exact Cramér-von Mises law assumes no ties (it returns p = 0 for
         # some tied samples), so tied columns use the asymptotic law
         z = np.sort(np.concatenate([x, y]), axis=0)
         tied = np.any(z[1:] == z[:-1], axis=0)
         stat = np.empty(x.shape[1])
         p = np.empty(x.shape[1])
-        for method, cols in (("auto", ~tied), ("asymptotic", tied)):
+        methods: tuple[tuple[Literal["auto", "asymptotic"], NDArray[np.bool_]], ...] = (
+            ("auto", ~tied),
+            ("asymptotic", tied),
+        )
+        for method, cols in methods:
             if cols.any():
-                res = stats.cramervonmises_2samp(x[:, cols], y[:, cols], axis=0, method=method)
-                stat[cols], p[cols] = res.statistic, res.pvalue
+                cvm = stats.cramervonmises_2samp(x[:, cols], y[:, cols], axis=0, method=method)
+                stat[cols], p[cols] = cvm.statistic, cvm.pvalue
         return stat, p
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 
-__all__ = ["Database", "safe_url"]
+__all__ = ["Database", "Session", "connect_error", "safe_url", "sqlite_file"]
 
 
 def safe_url(url: str) -> str:
@@ -23,6 +26,17 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    return Path(database) if database and database != ":memory:" else None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,7 +66,7 @@ class Database:
         except ModuleNotFoundError as exc:
             raise StorageError(
                 f"database.url needs the Python package {exc.name!r} "
-                "(for PostgreSQL: pip install 'driftmon[postgres]')"
+                "(for PostgreSQL, from a clone: pip install '.[postgres]')"
             ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -68,9 +82,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise StorageError(
-                f"database {safe_url(self.url)} is unreachable: {_first_line(exc)}"
-            ) from None
+            raise connect_error(self.url, exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -101,3 +113,18 @@ def _first_line(exc: BaseException) -> str:
         if str(exc)
         else (type(exc).__name__)
     )
+
+
+def connect_error(url: str, exc: BaseException) -> StorageError:
+    """The one-line error for a failed connection; a missing database is named as such."""
+    first = _first_line(exc)
+    missing = re.search(r'database "([^"]+)" does not exist', first)
+    if missing:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        return StorageError(
+            f"database {missing.group(1)} does not exist on {where} (create it first)"
+        )
+    return StorageError(f"database {safe_url(url)} is unreachable: {first}")

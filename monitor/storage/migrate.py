@@ -11,13 +11,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import SchemaMismatch, StorageError
-from monitor.storage.engine import Database, safe_url
+from monitor.storage.engine import Database, connect_error, safe_url
 
-__all__ = ["alembic_config", "check_revision", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "check_revision",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 
 def _script_location() -> str:
@@ -45,10 +53,7 @@ def current_revision(db: Database) -> str | None:
         with db.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StorageError(
-            f"database {safe_url(db.url)} is unreachable: "
-            f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}"
-        ) from None
+        raise connect_error(db.url, exc) from None
 
 
 @contextmanager
@@ -75,9 +80,25 @@ def _migration_connection(db: Database) -> Iterator[Connection]:
                 conn.commit()
 
 
+def _ahead(db: Database, current: str) -> SchemaMismatch:
+    head = head_revision(db)
+    return SchemaMismatch(
+        f"database {safe_url(db.url)} is at revision {current}, newer than this driftmon's "
+        f"{head}: run 'driftmon db downgrade {head}' with the newer driftmon that migrated it, "
+        "or upgrade driftmon"
+    )
+
+
+def _known(db: Database, revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config(db))
+    return revision in {rev.revision for rev in script.walk_revisions()}
+
+
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Apply migrations up to ``revision``; returns (before, after)."""
     before = current_revision(db)
+    if before is not None and not _known(db, before):
+        raise _ahead(db, before)
     cfg = alembic_config(db)
     with _migration_connection(db) as conn:
         cfg.attributes["connection"] = conn
@@ -85,11 +106,21 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     return before, current_revision(db) or ""
 
 
-def downgrade(db: Database, revision: str) -> None:
+def downgrade(db: Database, revision: str) -> tuple[str | None, str]:
+    """Migrate down to ``revision`` (a known one, or 'base'); returns (before, after)."""
+    before = current_revision(db)
+    if before is not None and not _known(db, before):
+        raise _ahead(db, before)
+    if revision != "base" and not _known(db, revision):
+        raise SchemaMismatch(f"revision {revision!r} is not one this driftmon knows")
     cfg = alembic_config(db)
     with _migration_connection(db) as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+        try:
+            command.downgrade(cfg, revision)
+        except CommandError as exc:  # e.g. the target is above the current revision
+            raise StorageError(f"cannot downgrade to {revision}: {exc}") from None
+    return before, current_revision(db) or "base"
 
 
 def check_revision(db: Database) -> None:
@@ -103,14 +134,9 @@ def check_revision(db: Database) -> None:
         raise SchemaMismatch(
             f"database {safe_url(db.url)} has no driftmon schema: run 'driftmon db upgrade' first"
         )
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current in known:
+    if current in {rev.revision for rev in script.walk_revisions()}:
         raise SchemaMismatch(
             f"database {safe_url(db.url)} is at revision {current}, behind the "
             f"code's {head}: run 'driftmon db upgrade'"
         )
-    raise SchemaMismatch(
-        f"database {safe_url(db.url)} is at revision {current}, which this "
-        f"version of driftmon does not know (newer code migrated it?): "
-        "upgrade driftmon, or downgrade the database with the newer version"
-    )
+    raise _ahead(db, current)

@@ -22,30 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = [
-    "Alert",
-    "AlertDelivery",
-    "Base",
-    "CanaryBaseline",
-    "CanaryBaselineVector",
-    "CanaryItem",
-    "CanaryQrel",
-    "CanaryRun",
-    "CanarySet",
-    "DriftMetric",
-    "DriftRun",
-    "JobRun",
-    "MigrateCheck",
-    "ModelVersion",
-    "QueryEmbedding",
-    "QuerySample",
-    "RetrievalMetric",
-    "SampleWindow",
-    "Silence",
-    "SourceCounter",
-    "SourcePosition",
-    "SourceWatermark",
-]
+__all__ = """
+Alert AlertDelivery Base CanaryBaseline CanaryBaselineVector CanaryItem CanaryQrel
+CanaryRun CanarySet DriftMetric DriftRun JobRun MigrateCheck ModelVersion
+QueryEmbedding QuerySample RetrievalMetric SampleWindow Silence SourceCounter
+SourcePosition SourceWatermark
+""".split()
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["decode_vector", "decode_vectors", "encode_vector"]
 
-_DTYPES = {"f4": np.dtype("<f4"), "f2": np.dtype("<f2"), "f8": np.dtype("<f8")}
+_DTYPES: dict[str, np.dtype[np.floating[Any]]] = {
+    "f4": np.dtype("<f4"),
+    "f2": np.dtype("<f2"),
+    "f8": np.dtype("<f8"),
+}
 
 
 def encode_vector(vector: np.ndarray, dtype: str = "f4") -> tuple[bytes, str, int]:
@@ -17,14 +25,14 @@ def encode_vector(vector: np.ndarray, dtype: str = "f4") -> tuple[bytes, str, in
     return arr.astype(_DTYPES[dtype]).tobytes(), dtype, int(arr.shape[0])
 
 
-def decode_vector(blob: bytes, dtype: str, dim: int) -> np.ndarray:
+def decode_vector(blob: bytes, dtype: str, dim: int) -> npt.NDArray[np.float32]:
     arr = np.frombuffer(blob, dtype=_DTYPES[dtype])
     if arr.shape[0] != dim:
         raise ValueError(f"stored vector has {arr.shape[0]} values, its row says {dim}")
     return arr.astype(np.float32)
 
 
-def decode_vectors(rows: list[tuple[bytes, str, int]]) -> np.ndarray:
+def decode_vectors(rows: Sequence[tuple[bytes, str, int]]) -> npt.NDArray[np.float32]:
     """Stack stored vectors into an (n, d) float32 array; all must share one dimension."""
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)

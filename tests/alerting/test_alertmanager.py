@@ -17,9 +17,10 @@ from support import SERVICE_MISSING, Receiver
 from monitor.alerting.rules import Transition
 from monitor.clock import FixedClock
 from monitor.config import load_settings
-from monitor.jobs import JobContext, run_job
-from monitor.signals import queue_resends, write_transitions
-from monitor.storage import operations as ops
+from monitor.jobs.alerts import queue_resends, write_transitions
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
+from monitor.storage import alerts as alerts_store
 from monitor.storage.engine import Database
 from monitor.storage.migrate import upgrade
 
@@ -149,7 +150,7 @@ url = "{alertmanager}"
         assert run_job(ctx, "deliver").items == 1
 
         with db.read() as s:
-            (record,) = ops.active_alerts(s)
+            (record,) = alerts_store.active_alerts(s)
         resolved = Transition(
             rule=record.rule,
             fingerprint="fp1",

@@ -100,9 +100,9 @@ def test_rules_filter_by_signal_and_test() -> None:
 
 
 def test_retrieval_drop_is_the_trailing_mean_minus_the_latest() -> None:
+    from monitor.alerting.signals import _retrieval_drops
     from monitor.config import load_settings
     from monitor.domain import CanaryRunRecord
-    from monitor.signals import _retrieval_drops
 
     def run(i: int, ndcg: float) -> CanaryRunRecord:
         return CanaryRunRecord(

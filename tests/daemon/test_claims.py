@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from monitor.scheduler import build_scheduler, schedule_period
-from monitor.storage import operations as ops
+from monitor.storage import job_runs as job_runs_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import JobRun
 
@@ -17,20 +17,23 @@ LEASE = timedelta(seconds=30)
 
 def test_a_slot_is_claimed_once_and_a_live_lease_blocks_the_next(db: Database) -> None:
     with db.transaction() as s:
-        first = ops.claim_job_run(s, "drift", "a", T, T, T + LEASE)
+        first = job_runs_store.claim_job_run(s, "drift", "a", T, T, T + LEASE)
     with db.transaction() as s:
-        assert ops.claim_job_run(s, "drift", "b", T, T, T + LEASE) is None, "same slot"
+        assert job_runs_store.claim_job_run(s, "drift", "b", T, T, T + LEASE) is None, "same slot"
         nxt = T + timedelta(minutes=1)
         assert (
-            ops.claim_job_run(s, "drift", "b", T + timedelta(seconds=5), nxt, T + LEASE) is None
+            job_runs_store.claim_job_run(s, "drift", "b", T + timedelta(seconds=5), nxt, T + LEASE)
+            is None
         ), "first run still holds its lease"
-        assert ops.claim_job_run(s, "sample", "b", T, T, T + LEASE) is not None, "other job"
+        assert job_runs_store.claim_job_run(s, "sample", "b", T, T, T + LEASE) is not None, (
+            "other job"
+        )
     assert first is not None
     with db.transaction() as s:
-        ops.finish_job_run(s, first, "ok", T + timedelta(seconds=10))
+        job_runs_store.finish_job_run(s, first, "ok", T + timedelta(seconds=10))
     with db.transaction() as s:
         assert (
-            ops.claim_job_run(
+            job_runs_store.claim_job_run(
                 s,
                 "drift",
                 "b",
@@ -44,11 +47,11 @@ def test_a_slot_is_claimed_once_and_a_live_lease_blocks_the_next(db: Database) -
 
 def test_an_expired_lease_is_abandoned_and_the_next_slot_runs_elsewhere(db: Database) -> None:
     with db.transaction() as s:
-        dead = ops.claim_job_run(s, "canary", "a", T, T, T + LEASE)
-        ops.extend_lease(s, dead, T + LEASE)  # type: ignore[arg-type]
+        dead = job_runs_store.claim_job_run(s, "canary", "a", T, T, T + LEASE)
+        job_runs_store.extend_lease(s, dead, T + LEASE)  # type: ignore[arg-type]
     later = T + LEASE + timedelta(seconds=1)
     with db.transaction() as s:
-        survivor = ops.claim_job_run(
+        survivor = job_runs_store.claim_job_run(
             s, "canary", "b", later, T + timedelta(minutes=1), later + LEASE
         )
     assert survivor is not None

@@ -74,6 +74,16 @@ def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])
 
 
+def report_links(panel: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Column -> the data links a panel puts on it."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for o in panel["fieldConfig"]["overrides"]:
+        for prop in o["properties"]:
+            if prop["id"] == "links" and o["matcher"]["id"] == "byName":
+                out[o["matcher"]["options"]] = prop["value"]
+    return out
+
+
 def targets(kind: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(dashboard file, panel, target) for every target on a ``kind`` datasource."""
     for name, board in dashboards().items():

@@ -15,6 +15,7 @@ from prom_support import (
     generator,
     metric_names,
     panels,
+    report_links,
     targets,
 )
 
@@ -152,3 +153,29 @@ def test_provisioning_matches_the_dashboards() -> None:
     assert "apiVersion: 1" in datasources and "apiVersion: 1" in provider
     assert "path: /var/lib/grafana/dashboards/driftmon" in provider
     assert "type: file" in provider
+
+
+RUN_TABLES = {
+    ("driftmon-drift.json", "Drift runs"): ("run_id", "drift"),
+    ("driftmon-canary.json", "Canary runs"): ("run_id", "canary"),
+    ("driftmon-canary.json", "Migration checks"): ("check_id", "migrate"),
+}
+
+
+def test_run_tables_link_each_row_to_its_report_on_the_agent() -> None:
+    boards = dashboards()
+    for board in boards.values():
+        url_var = _variables(board)["driftmon_url"]
+        assert url_var["type"] == "textbox" and url_var["query"] == "http://127.0.0.1:9108"
+    linked = {
+        (name, p["title"]): report_links(p)
+        for name, board in boards.items()
+        for p in panels(board)
+        if p["type"] != "row" and report_links(p)
+    }
+    assert set(linked) == set(RUN_TABLES)
+    for key, (column, kind) in RUN_TABLES.items():
+        (link,) = linked[key][column]
+        assert link["url"] == f"${{driftmon_url}}/ui/{kind}/${{__value.raw}}", key
+        panel = next(p for p in panels(boards[key[0]]) if p["title"] == key[1])
+        assert f" AS {column}," in panel["targets"][0]["rawSql"], key

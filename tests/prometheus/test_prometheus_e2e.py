@@ -18,6 +18,7 @@ from prom_support import (
     alert_blocks,
     dashboards,
     query,
+    report_links,
     targets,
 )
 
@@ -204,6 +205,8 @@ def test_every_sql_panel_returns_rows(postgres_demo: DemoAgent) -> None:
                 elif target["format"] == "time_series":
                     times = [r["time"] for r in rows]
                     assert times == sorted(times), panel["title"]
+                for column in report_links(panel):  # a run id to link to its report
+                    assert all(isinstance(r[column], int) for r in rows), (panel["title"], column)
                 if panel["title"] == "Emerging query groups":
                     # the demo's topic drift: a new product line, with example queries
                     assert any("charge" in (r["example_queries"] or "") for r in rows), rows

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from provider_support import KEY
 
-from monitor.embed_cmd import main
+from monitor.cli import main as driftmon
+
+
+def main(argv: list[str]) -> int:
+    return driftmon(["embed", *argv])
+
 
 CMD_KEY_ENV = "FAKE_EMBED_CMD_KEY"
 
@@ -106,7 +111,7 @@ def test_jsonl_to_a_file_with_a_failed_line(monkeypatch, capsys, http_config, tm
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        pytest.param(["--model", "h", "--kind", "query"], "--config", id="no-config"),
+        pytest.param(["--model", "h", "--kind", "query"], "no model named 'h'", id="no-config"),
         pytest.param(
             ["--config", "CFG", "--model", "h", "--kind", "both"], "invalid choice", id="bad-kind"
         ),

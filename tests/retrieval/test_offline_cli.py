@@ -8,7 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.offline import canary_diff_main, read_qrels, retrieval_eval_main
+from monitor.cli import main
+from monitor.inputs import qrels_by_query
+from monitor.inputs import read_qrels as read_qrel_rows
+
+
+def canary_diff_main(argv: list[str]) -> int:
+    return main(["canary", "diff", *argv])
+
+
+def retrieval_eval_main(argv: list[str]) -> int:
+    return main(["retrieval", "eval", *argv])
+
+
+def read_qrels(path: str) -> dict[str, dict[str, int]]:
+    return qrels_by_query(read_qrel_rows(path))
 
 
 def _save(path: Path, arr: np.ndarray) -> str:
@@ -83,7 +97,7 @@ def test_canary_diff_dimension_change_is_a_change(
         pytest.param(lambda p: _save(p / "x.npy", np.full((50, 16), np.nan)), "NaN", id="nan"),
         pytest.param(
             lambda p: (p / "x.npy").write_text("hello") and str(p / "x.npy"),
-            "not a readable .npy",
+            "not a .npy array (no NumPy header) nor JSON lines",
             id="not-npy",
         ),
         pytest.param(lambda p: str(p), "directory", id="directory"),
@@ -278,7 +292,7 @@ def test_retrieval_eval_dimension_mismatch_and_missing_option(
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        pytest.param("q1 0 d1\n", "expected qid 0 docid rel", id="short-trec"),
+        pytest.param("q1 0 d1\n", "expected 'qid 0 docid rel'", id="short-trec"),
         pytest.param("q1 0 d1 high\n", "not an integer", id="grade"),
         pytest.param("q1 0 d1 1\nq1 0 d1 2\n", "duplicate judgement", id="duplicate"),
         pytest.param("query_id doc_id relevance\nq1\td1\n", "query_id<TAB>", id="short-tsv"),

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 
 from monitor.clock import FixedClock
 from monitor.errors import ProviderError
-from monitor.ingest import ingest_route
-from monitor.jobs import JobContext, _embed_missing
+from monitor.jobs.context import ContextSwitch, JobContext
+from monitor.jobs.drift import embed_missing
+from monitor.jobs.ingest import ingest_route
 from monitor.providers import build_provider
 from monitor.providers.base import EmbeddingResult
 from monitor.server import HttpServer
-from monitor.storage import repository as repo
+from monitor.storage import versions as versions_store
 from monitor.storage.engine import Database
 from monitor.storage.schema import QueryEmbedding, QuerySample, SampleWindow, SourceCounter
 
@@ -114,7 +115,7 @@ def make_ingest(tmp_path: Path, db: Database, clock: FixedClock) -> Iterator[Cal
         ctx = JobContext(settings=settings, db=db, clock=clock, environ={"INGEST_TOKEN": TOKEN})
         for m in settings.models:
             ctx.providers[m.name] = Counting(build_provider(m))  # type: ignore[assignment]
-        server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ctx)})
+        server = HttpServer("127.0.0.1:0", {"/v1/queries": ingest_route(ContextSwitch(ctx))})
         server.start()
         client = httpx.Client(base_url=server.url, timeout=10)
         started.append((server, client, ctx))
@@ -246,7 +247,7 @@ def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
     settings = ing.ctx.settings
     with ing.db.transaction() as s:
         versions = {
-            m.name: repo.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
+            m.name: versions_store.ensure_model_version(s, m.name, asdict(m), ing.ctx.clock.now())
             for m in settings.models
         }
     with ing.db.read() as s:
@@ -261,7 +262,7 @@ def test_sent_vectors_are_stored_for_their_model_and_not_embedded_again(
         np.testing.assert_allclose(np.frombuffer(blob, "<f4"), unit, rtol=1e-6)
     window = [(ing.ctx.clock.now().replace(hour=11), ing.ctx.clock.now())]
     for m in settings.models:
-        _embed_missing(ing.ctx, m, versions[m.name].id, window)
+        embed_missing(ing.ctx, m, versions[m.name].id, window)
     assert ing.ctx.providers["m"].texts == ["gamma"]  # type: ignore[attr-defined]
     assert sorted(ing.ctx.providers["other"].texts) == ["alpha", "beta", "gamma"]  # type: ignore[attr-defined]
 

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from monitor.clock import FixedClock
 from monitor.config import SourceSettings
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.sources import JsonlSource
 from monitor.storage.engine import Database
 from monitor.storage.schema import QuerySample, SourceCounter, SourcePosition

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from monitor.clock import FixedClock
 from monitor.errors import ConfigError, ProviderError
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.providers import build_provider
 from monitor.sources import capped_reservoir_slots, redact, reservoir_slots, text_hash
 from monitor.storage.engine import Database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
 from monitor.clock import FixedClock
-from monitor.jobs import JobContext, run_job
+from monitor.jobs.context import JobContext
+from monitor.jobs.runner import run_job
 from monitor.storage.engine import Database
 from monitor.storage.schema import QuerySample, SourceWatermark
 
@@ -83,7 +85,7 @@ def test_id_watermark_reads_each_row_once_across_runs_and_restarts(
     app = _app(app_db_url)
     _insert(app, [(f"q{i:02d}", T0 + timedelta(minutes=i)) for i in range(24)] + [(NASTY, T0)])
     ctx = _ctx(tmp_path, db, clock, BY_ID)
-    ctx.environ = {"APP_DB_URL": app_db_url}
+    ctx = dataclasses.replace(ctx, environ={"APP_DB_URL": app_db_url})
     out = run_job(ctx, "sample")
     assert (out.status, out.items) == ("ok", 25), out.message
     _insert(app, [("late one", T0), ("late two", T0)])
@@ -118,7 +120,7 @@ def test_timestamp_watermark_never_splits_rows_sharing_a_time(
         chunk=4,
         extra='watermark_field = "ts"\nwatermark_kind = "timestamp"',
     )
-    ctx.environ = {"APP_DB_URL": app_db_url}
+    ctx = dataclasses.replace(ctx, environ={"APP_DB_URL": app_db_url})
     out = run_job(ctx, "sample")
     assert out.status == "ok", out.message
     assert _texts(db) == [f"t{i:02d}" for i in range(len(times))]
@@ -171,7 +173,7 @@ def test_a_bad_query_fails_the_run_by_name_and_changes_nothing(
     app = _app(app_db_url)
     _insert(app, [("a", T0), ("b", T0), ("c", T0)])
     ctx = _ctx(tmp_path, db, clock, query, extra=f'watermark_start = "{start}"')
-    ctx.environ = {"APP_DB_URL": app_db_url}
+    ctx = dataclasses.replace(ctx, environ={"APP_DB_URL": app_db_url})
     out = run_job(ctx, "sample")
     assert out.status == "failed" and out.message.startswith("source 'app': ")
     assert message in out.message
@@ -185,7 +187,7 @@ def test_the_url_comes_from_the_named_environment_variable(
     tmp_path: Path, db: Database, clock: FixedClock
 ) -> None:
     ctx = _ctx(tmp_path, db, clock, BY_ID)
-    ctx.environ = {}
+    ctx = dataclasses.replace(ctx, environ={})
     out = run_job(ctx, "sample")
     assert out.status == "failed"
     assert out.message == "sources.app.url_env: environment variable APP_DB_URL is not set"

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.compare import load_embeddings, main
+from monitor.cli import main as driftmon
+from monitor.inputs import load_matrix
 from monitor.stats import DEFAULT_TESTS
 
 TEST_KEYS = {"statistic", "p_value", "threshold", "drift", "effect"}
@@ -34,6 +35,14 @@ def files(tmp_path: Path) -> dict[str, Path]:
             if i == 10:
                 f.write("\n")  # blank lines are skipped
     return paths
+
+
+def main(argv: list[str]) -> int:
+    return driftmon(["compare", *argv])
+
+
+def load_embeddings(path: Path) -> np.ndarray:
+    return load_matrix(path, "embeddings")
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -139,7 +148,7 @@ def _write_bytes(path: Path, data: bytes) -> Path:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        pytest.param(lambda d: d / "missing.npy", "missing.npy: no such file", id="missing"),
+        pytest.param(lambda d: d / "missing.npy", "missing.npy does not exist", id="missing"),
         pytest.param(lambda d: d, "is a directory", id="directory"),
         pytest.param(
             lambda d: _write(d / "bad.jsonl", '{"embedding": [1, 2]}\n{oops\n'),
@@ -168,7 +177,7 @@ def _write_bytes(path: Path, data: bytes) -> Path:
         ),
         pytest.param(
             lambda d: _write_bytes(d / "binary.bin", b"\xff\xfe\x00garbage"),
-            "not a UTF-8 JSON-lines file",
+            "not a .npy array nor a UTF-8 JSON-lines file",
             id="binary",
         ),
     ],
@@ -182,7 +191,7 @@ def test_bad_files_exit_2_with_one_line(tmp_path, files, capsys, make, message) 
 def test_wrong_shapes_and_values_exit_2(tmp_path, files, capsys) -> None:
     np.save(tmp_path / "flat.npy", np.arange(10.0))
     assert main([str(files["ref"]), str(tmp_path / "flat.npy")]) == 2
-    assert "expected a 2-D array (n, d), got shape (10,)" in _error_line(capsys)
+    assert "non-empty 2-D array (n, d), got shape (10,)" in _error_line(capsys)
     np.save(tmp_path / "wide.npy", np.random.default_rng(2).standard_normal((50, 9)))
     assert main([str(files["ref"]), str(tmp_path / "wide.npy")]) == 2
     assert "different dimensions: ref has d=8, cur has d=9" in _error_line(capsys)
@@ -190,13 +199,13 @@ def test_wrong_shapes_and_values_exit_2(tmp_path, files, capsys) -> None:
     nan[3, 3] = np.nan
     np.save(tmp_path / "nan.npy", nan)
     assert main([str(tmp_path / "nan.npy"), str(files["ref"])]) == 2
-    assert "ref contains NaN" in _error_line(capsys)
+    assert "nan.npy contains NaN" in _error_line(capsys)
     np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
     assert main([str(files["ref"]), str(tmp_path / "obj.npy")]) == 2
-    assert "unreadable .npy file" in _error_line(capsys)
+    assert "is not a readable .npy array" in _error_line(capsys)
     np.save(tmp_path / "text.npy", np.array([["a", "b"]]))
     assert main([str(files["ref"]), str(tmp_path / "text.npy")]) == 2
-    assert "expected a numeric array" in _error_line(capsys)
+    assert "must hold real numbers" in _error_line(capsys)
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from monitor.storage import operations as ops
-from monitor.storage import repository as repo
+from monitor.storage import alerts as alerts_store
+from monitor.storage import canaries as canaries_store
+from monitor.storage import drift as drift_store
+from monitor.storage import job_runs as job_runs_store
+from monitor.storage import versions as versions_store
 from monitor.storage.engine import Database
 from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 
@@ -39,35 +42,37 @@ def test_vectors_round_trip_little_endian() -> None:
 
 def test_model_versions_follow_the_configuration_not_the_variant(db: Database) -> None:
     with db.transaction() as s:
-        a = repo.ensure_model_version(s, "prod", MODEL, T0)
-        b = repo.ensure_model_version(s, "prod", {**MODEL, "variant": "rotated"}, T0)
-        c = repo.ensure_model_version(s, "prod", {**MODEL, "dimensions": 16}, T0)
+        a = versions_store.ensure_model_version(s, "prod", MODEL, T0)
+        b = versions_store.ensure_model_version(s, "prod", {**MODEL, "variant": "rotated"}, T0)
+        c = versions_store.ensure_model_version(s, "prod", {**MODEL, "dimensions": 16}, T0)
     assert a.id == b.id, "a silent change on the provider's side is not a new version"
     assert c.id != a.id and c.version != a.version and c.dimensions == 16
     with db.transaction() as s:
-        repo.ensure_model_version(s, "cand", {**MODEL, "active": False}, T0)
-        assert {m.model for m in repo.active_model_versions(s)} == {"prod"}
+        versions_store.ensure_model_version(s, "cand", {**MODEL, "active": False}, T0)
+        assert {m.model for m in versions_store.active_model_versions(s)} == {"prod"}
 
 
 def test_canary_sets_are_versioned_by_content(db: Database) -> None:
     items = [("q1", "query", "a"), ("d1", "document", "b")]
     with db.transaction() as s:
-        first, created = repo.import_canary_set(s, "core", "x.jsonl", items, [("q1", "d1", 1)], T0)
-        again, created_again = repo.import_canary_set(
+        first, created = canaries_store.import_canary_set(
             s, "core", "x.jsonl", items, [("q1", "d1", 1)], T0
         )
-        changed, _ = repo.import_canary_set(
+        again, created_again = canaries_store.import_canary_set(
+            s, "core", "x.jsonl", items, [("q1", "d1", 1)], T0
+        )
+        changed, _ = canaries_store.import_canary_set(
             s, "core", "x.jsonl", [*items, ("q2", "query", "c")], [], T0 + timedelta(1)
         )
         assert created and not created_again and first == again and changed != first
-        assert repo.latest_canary_set(s, "core") == changed
-        assert [i.key for i in repo.canary_items(s, first)] == ["q1", "d1"]
+        assert canaries_store.latest_canary_set(s, "core") == changed
+        assert [i.key for i in canaries_store.canary_items(s, first)] == ["q1", "d1"]
 
 
 def test_baseline_and_canary_runs_round_trip(db: Database) -> None:
     vecs = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     with db.transaction() as s:
-        set_id, _ = repo.import_canary_set(
+        set_id, _ = canaries_store.import_canary_set(
             s,
             "core",
             "x",
@@ -75,11 +80,11 @@ def test_baseline_and_canary_runs_round_trip(db: Database) -> None:
             [],
             T0,
         )
-        mv = repo.ensure_model_version(s, "prod", MODEL, T0)
-        ids = [i.id for i in repo.canary_items(s, set_id)]
-        bl = repo.save_baseline(s, set_id, mv.id, ids, vecs, 0.9999, T0)
+        mv = versions_store.ensure_model_version(s, "prod", MODEL, T0)
+        ids = [i.id for i in canaries_store.canary_items(s, set_id)]
+        bl = canaries_store.save_baseline(s, set_id, mv.id, ids, vecs, 0.9999, T0)
         for k in range(3):
-            repo.save_canary_run(
+            canaries_store.save_canary_run(
                 s,
                 set_id=set_id,
                 model_version_id=mv.id,
@@ -98,18 +103,18 @@ def test_baseline_and_canary_runs_round_trip(db: Database) -> None:
                 details={},
             )
     with db.read() as s:
-        got = repo.current_baseline(s, set_id, mv.id)
+        got = canaries_store.current_baseline(s, set_id, mv.id)
         assert got is not None and got[0] == bl and got[1] == pytest.approx(0.9999)
         np.testing.assert_array_equal(got[2], vecs)
-        runs = repo.latest_canary_runs(s, limit_per_key=2)
+        runs = canaries_store.latest_canary_runs(s, limit_per_key=2)
     assert [r.min_cosine for r in runs] == pytest.approx([0.97, 0.98])
 
 
 def test_drift_runs_latest_per_version_with_tests(db: Database) -> None:
     with db.transaction() as s:
-        mv = repo.ensure_model_version(s, "prod", MODEL, T0)
+        mv = versions_store.ensure_model_version(s, "prod", MODEL, T0)
         for k, verdict in enumerate(["no_drift", "drift"]):
-            repo.save_drift_run(
+            drift_store.save_drift_run(
                 s,
                 model_version_id=mv.id,
                 created_at=T0 + timedelta(hours=k),
@@ -135,20 +140,20 @@ def test_drift_runs_latest_per_version_with_tests(db: Database) -> None:
                 ],
             )
     with db.read() as s:
-        (latest,) = repo.latest_drift_runs(s)
+        (latest,) = drift_store.latest_drift_runs(s)
         assert latest.verdict == "drift" and latest.tests["mmd"]["p_value"] == 0.25
-        assert [r.verdict for r in repo.latest_drift_runs(s, 5)] == ["drift", "no_drift"]
-        assert repo.drift_run_exists(s, mv.id, T0 + timedelta(hours=1), 50)
-        assert not repo.drift_run_exists(s, mv.id, T0 + timedelta(hours=1), 51)
+        assert [r.verdict for r in drift_store.latest_drift_runs(s, 5)] == ["drift", "no_drift"]
+        assert drift_store.drift_run_exists(s, mv.id, T0 + timedelta(hours=1), 50)
+        assert not drift_store.drift_run_exists(s, mv.id, T0 + timedelta(hours=1), 51)
 
 
 def test_job_summaries_and_outbox(db: Database) -> None:
     with db.transaction() as s:
-        r1 = ops.start_job_run(s, "drift", "r1", T0)
-        ops.finish_job_run(s, r1, "ok", T0 + timedelta(seconds=3), items=2)
-        r2 = ops.start_job_run(s, "drift", "r1", T0 + timedelta(hours=1))
-        ops.finish_job_run(s, r2, "failed", T0 + timedelta(hours=1), error="boom")
-        alert_id = ops.save_alert(
+        r1 = job_runs_store.start_job_run(s, "drift", "r1", T0)
+        job_runs_store.finish_job_run(s, r1, "ok", T0 + timedelta(seconds=3), items=2)
+        r2 = job_runs_store.start_job_run(s, "drift", "r1", T0 + timedelta(hours=1))
+        job_runs_store.finish_job_run(s, r2, "failed", T0 + timedelta(hours=1), error="boom")
+        alert_id = alerts_store.save_alert(
             s,
             None,
             T0,
@@ -162,7 +167,7 @@ def test_job_summaries_and_outbox(db: Database) -> None:
             summary="s",
             started_at=T0,
         )
-        ops.add_delivery(
+        alerts_store.add_delivery(
             s,
             alert_id=alert_id,
             sink="hook",
@@ -172,16 +177,16 @@ def test_job_summaries_and_outbox(db: Database) -> None:
             now=T0,
         )
     with db.transaction() as s:
-        (job,) = ops.job_summaries(s)
+        (job,) = job_runs_store.job_summaries(s)
         assert (job.last_status, job.failures, job.last_duration_seconds) == ("failed", 1, 3.0)
-        (due,) = ops.due_deliveries(s, T0)
-        ops.mark_delivery(
+        (due,) = alerts_store.due_deliveries(s, T0)
+        alerts_store.mark_delivery(
             s, due.id, T0, ok=False, status=500, error="HTTP 500", retry_in=timedelta(minutes=1)
         )
     with db.transaction() as s:
-        assert ops.due_deliveries(s, T0 + timedelta(seconds=59)) == []
-        (again,) = ops.due_deliveries(s, T0 + timedelta(minutes=1))
+        assert alerts_store.due_deliveries(s, T0 + timedelta(seconds=59)) == []
+        (again,) = alerts_store.due_deliveries(s, T0 + timedelta(minutes=1))
         assert again.attempts == 1
-        ops.mark_delivery(s, again.id, T0, ok=True, status=204, error=None, retry_in=None)
+        alerts_store.mark_delivery(s, again.id, T0, ok=True, status=204, error=None, retry_in=None)
     with db.read() as s:
-        assert ops.delivery_counts(s) == [("hook", "delivered", 1)]
+        assert alerts_store.delivery_counts(s) == [("hook", "delivered", 1)]
