@@ -74,7 +74,12 @@ def main() -> None:
     (folder / "ui" / "drift.html").write_text(served)
     (folder / "ui" / "static" / ASSET_NAME).write_bytes(plotly_js())
     (folder / "file.html").write_text(inline)
-    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder))  # noqa: E731
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+    handler = lambda *a: Quiet(*a, directory=str(folder))  # noqa: E731
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"

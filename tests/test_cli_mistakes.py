@@ -143,8 +143,8 @@ def test_drift_show_json_has_tests_and_explanation(quickstart: Path) -> None:
     assert driftmon("db", "upgrade", "-c", str(quickstart)).returncode == 0
     assert driftmon("run-once", "cycle", "-c", str(quickstart)).returncode == 0
     doc = json.loads(driftmon("drift", "show", "--json", "-c", str(quickstart)).stdout)
-    assert doc["verdict"] == "drift" and doc["policy"] == "holm-primary"
-    assert {f["test"] for f in doc["verdict_family"]} == {"mmd", "novelty", "classifier"}
+    assert doc["verdict"] == "drift" and doc["policy"] == "maxt-permutation"
+    assert [f["test"] for f in doc["verdict_family"]] == ["combined"]
     assert all(0 <= t["p_value"] <= 1 for t in doc["tests"].values() if t["p_value"] is not None)
     emerging = doc["explanation"]["emerging"]
     assert emerging and all(g["examples"] for g in emerging)

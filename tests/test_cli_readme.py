@@ -69,7 +69,7 @@ NEEDLES = {
     "driftmon canary import": "core: 60 items, 30 judgements",
     "driftmon run-once cycle": "drift: ok",
     "driftmon status": "canary (min cosine)",
-    "driftmon drift show": "how: policy holm-primary",
+    "driftmon drift show": "how: policy maxt-permutation",
     "driftmon migrate-check": "migrate-check prod",
     "driftmon alerts list": "since (UTC)",
     "driftmon alerts ack": "only a firing alert",

@@ -46,13 +46,11 @@ def _fmt(value: float | None, width: int = 10) -> str:
 
 
 def _table(result: SuiteResult, ref: str, cur: str) -> str:
-    from monitor.stats import PRIMARY_TESTS
-
     lines = [
         f"{PROG}: {ref} (n={result.n_ref}) vs {cur} (n={result.n_cur}), d={result.dim}, "
         f"alpha={result.alpha:g}, seed={result.seed}",
-        f"verdict: {result.verdict.upper().replace('_', ' ')}  "
-        f"(policy {result.policy}: Holm over {', '.join(PRIMARY_TESTS)})",
+        f"verdict: {result.verdict.upper().replace('_', ' ')}  (policy {result.policy}"
+        + (f": {result.method['description']})" if result.method else ")"),
     ]
     if not result.tests:
         lines.append("too few rows on a side (see --min-samples); no test was run")

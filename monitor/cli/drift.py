@@ -32,6 +32,9 @@ def _verdict_family(run: DriftRunDetail) -> list[dict[str, Any]]:
     from monitor.stats.suite import PRIMARY_TESTS, holm_adjust
 
     with_p = {n: t["p_value"] for n, t in run.tests.items() if t["p_value"] is not None}
+    if "combined" in with_p:  # the maxt-permutation verdict: one exact test decides
+        p = float(with_p["combined"])
+        return [{"test": "combined", "p_value": p, "holm_p_value": p, "rejects": p <= run.alpha}]
     family = [n for n in PRIMARY_TESTS if n in with_p] or list(with_p)
     adjusted = holm_adjust([float(with_p[n]) for n in family]) if family else []
     return [
@@ -63,10 +66,17 @@ def _text(run: DriftRunDetail, family: list[dict[str, Any]]) -> str:
         lines.append("too few queries on a side (drift.min_samples); no test was run")
         return "\n".join(lines)
     names = ", ".join(f["test"] for f in family)
-    lines.append(
-        f"how: policy {run.policy or 'holm-primary'}: Holm's step-down over {names} at alpha "
-        f"{run.alpha:g}; drift iff an adjusted p-value <= alpha (seed {run.seed})"
-    )
+    if names == "combined":
+        lines.append(
+            f"how: policy {run.policy}: one permutation test of the largest standardised "
+            f"statistic of mmd, knn and isolation at alpha {run.alpha:g}; drift iff its "
+            f"p-value <= alpha (seed {run.seed})"
+        )
+    else:
+        lines.append(
+            f"how: policy {run.policy or 'holm-primary'}: Holm's step-down over {names} at "
+            f"alpha {run.alpha:g}; drift iff an adjusted p-value <= alpha (seed {run.seed})"
+        )
     for f in family:
         lines.append(
             f"  {f['test']:<12} p={_num(f['p_value']).strip()}  Holm-adjusted "

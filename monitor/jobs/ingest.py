@@ -28,7 +28,7 @@ from monitor.jobs.context import ContextSwitch, JobContext
 from monitor.jobs.reservoir import StoreResult, store_records
 from monitor.server import Request, Response, Route
 from monitor.sources.http import MAX_ERRORS, BodyError, bearer_source, media_type, parse_body
-from monitor.storage import samples as srepo
+from monitor.storage import sources as sources_store
 from monitor.storage.engine import Session
 
 __all__ = ["KEY_TTL", "ingest_route"]
@@ -149,8 +149,8 @@ class _Ingest:
             doc.clear()
             doc.update(_accepted(cfg.name, stored, errors))
             if key is not None:
-                srepo.prune_ingest_answers(s, now - KEY_TTL)
-                if not srepo.save_ingest_answer(s, cfg.name, key, 202, doc, now):
+                sources_store.prune_ingest_answers(s, now - KEY_TTL)
+                if not sources_store.save_ingest_answer(s, cfg.name, key, 202, doc, now):
                     raise _KeyTaken
 
         try:
@@ -168,7 +168,7 @@ class _Ingest:
     def _replay(self, source: str, key: str) -> Response | None:
         try:
             with self.ctx.db.read() as s:
-                found = srepo.find_ingest_answer(s, source, key)
+                found = sources_store.find_ingest_answer(s, source, key)
         except MonitorError as exc:
             return _answer(503, {"error": f"try again: {exc}"}, {"Retry-After": "5"})
         if found is None:

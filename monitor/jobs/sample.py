@@ -18,7 +18,7 @@ from monitor.sources import (
     JsonlSource,
 )
 from monitor.sources.sql import SqlSource, decode_watermark, encode_watermark
-from monitor.storage import samples as samples_store
+from monitor.storage import sources as sources_store
 from monitor.storage.engine import Session
 
 __all__ = ["sample_job", "sample_sources"]
@@ -59,7 +59,7 @@ def sample_sources(ctx: JobContext) -> tuple[int, dict[str, Any]]:
 
 def _sample_files(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
     with ctx.db.read() as s:
-        positions, fingerprints = samples_store.file_positions(s, cfg.name)
+        positions, fingerprints = sources_store.file_positions(s, cfg.name)
     source = JsonlSource(cfg, ctx.clock)
     if not source.files() and not positions:
         raise InputError(f"source {cfg.name!r}: no file matches {cfg.path}")
@@ -71,7 +71,7 @@ def _sample_files(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
             pos: dict[str, tuple[int, int]] = batch.positions,
             fps: dict[str, str] = batch.fingerprints,
         ) -> None:
-            samples_store.replace_file_positions(s, cfg.name, pos, fps, ctx.clock.now())
+            sources_store.replace_file_positions(s, cfg.name, pos, fps, ctx.clock.now())
 
         total.merge(store_records(ctx, cfg, batch.records, batch.counts, after=save).counts)
         n += len(batch.records)
@@ -84,7 +84,7 @@ def _sample_sql(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
     total, n = Counts(), 0
     try:
         with ctx.db.read() as s:
-            stored = samples_store.get_watermark(s, cfg.name)
+            stored = sources_store.get_watermark(s, cfg.name)
         mark = decode_watermark(stored) if stored is not None else source.initial_watermark()
         while True:
             batch = source.read(mark, ctx.settings.sampling.chunk_size)
@@ -97,7 +97,7 @@ def _sample_sql(ctx: JobContext, cfg: SourceSettings) -> tuple[int, Counts]:
                 ) from None
 
             def save(s: Session, value: str = value) -> None:
-                samples_store.set_watermark(s, cfg.name, value, ctx.clock.now())
+                sources_store.set_watermark(s, cfg.name, value, ctx.clock.now())
 
             moved = batch.watermark != mark
             total.merge(

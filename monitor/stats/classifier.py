@@ -43,7 +43,12 @@ from scipy import stats
 
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._workspace import STREAM_FOLDS, Workspace
-from monitor.stats.permutation import Permuter, besag_clifford_h, permutation_test
+from monitor.stats.permutation import (
+    Permuter,
+    besag_clifford_h,
+    early_rejection_look,
+    permutation_test,
+)
 from monitor.stats.result import TestResult
 from monitor.stats.univariate import DEFAULT_COMPONENTS, pca_scores
 
@@ -189,7 +194,13 @@ def classifier_from_workspace(
     observed = float(model.auc(permuter.observed())[0])
     stop = besag_clifford_h(alpha, n_permutations) if sequential else None
     out = permutation_test(
-        observed, model.auc, permuter, n_permutations, stop_after=stop, rel_tol=1e-12
+        observed,
+        model.auc,
+        permuter,
+        n_permutations,
+        stop_after=stop,
+        rel_tol=1e-12,
+        reject_at=early_rejection_look(alpha, n_permutations) if sequential else None,
     )
     return TestResult(
         name="classifier",

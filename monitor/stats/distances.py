@@ -23,6 +23,7 @@ from monitor.stats._workspace import DEFAULT_MAX_BLOCK, STREAM_BANDWIDTH, Worksp
 from monitor.stats.permutation import (
     PermutationOutcome,
     besag_clifford_h,
+    early_rejection_look,
     outcome_from_null,
     permutation_test,
 )
@@ -131,6 +132,7 @@ def kernel_outcomes(
     *,
     n_permutations: int,
     stop_after: int | None,
+    reject_at: int | None = None,
 ) -> dict[str, KernelOutcome]:
     """Run the kernel statistics in ``specs`` on a workspace.
 
@@ -162,11 +164,15 @@ def kernel_outcomes(
                 n_permutations,
                 stop_after=stop_after,
                 rel_tol=rel_tol,
+                reject_at=reject_at,
             )
             results[name] = KernelOutcome(observed, outcome, cross)
+            if name in ws.cached("retain_kernels", tuple):
+                ws.put(("kernel_matrix", name), km)  # a combined test evaluates it further
+                ws.put(("kernel_null", name), outcome.null)
         del mats
     else:
-        results = _stratified(ws, specs, n_permutations, stop_after, rel_tol)
+        results = _stratified(ws, specs, n_permutations, (stop_after, reject_at), rel_tol)
     for name, value in results.items():
         ws.put(key(name), value)
     return results
@@ -180,16 +186,18 @@ def _stratified(
     ws: Workspace,
     specs: dict[str, Any],
     n_permutations: int,
-    stop_after: int | None,
+    rules: tuple[int | None, int | None],
     rel_tol: float,
 ) -> dict[str, KernelOutcome]:
     """Kernel statistics over strata whose matrices cannot all be held at once.
 
     The statistic is the pair-weighted mean of the per-stratum statistics.
     A first pass builds each stratum's matrices once and evaluates the first
-    224 permutations; only the statistics that the Besag-Clifford rule has not
-    stopped yet get a second pass (matrices rebuilt) for the remaining ones.
+    224 permutations; only the statistics that the sequential rules
+    ``(stop_after, reject_at)`` have not stopped yet get a second pass
+    (matrices rebuilt) for the remaining ones.
     """
+    stop_after, reject_at = rules
     weights = []
     for rows in ws.strata:
         n_g = int(np.count_nonzero(rows < ws.n_ref))
@@ -226,14 +234,24 @@ def _stratified(
                 name
                 for name in todo
                 if outcome_from_null(
-                    observed[name], null[name][:done], stop_after=stop_after, rel_tol=rel_tol
-                ).exceedances
-                < stop_after
+                    observed[name],
+                    null[name][:done],
+                    stop_after=stop_after,
+                    rel_tol=rel_tol,
+                    reject_at=reject_at,
+                ).n_used
+                == done
             ]
     return {
         name: KernelOutcome(
             observed[name],
-            outcome_from_null(observed[name], null[name], stop_after=stop_after, rel_tol=rel_tol),
+            outcome_from_null(
+                observed[name],
+                null[name],
+                stop_after=stop_after,
+                rel_tol=rel_tol,
+                reject_at=reject_at,
+            ),
             cross[name],
         )
         for name in specs
@@ -282,7 +300,14 @@ def mmd_from_workspace(
     """:func:`mmd_test` on a prepared workspace."""
     h, scales = resolve_bandwidth(ws, bandwidth)
     stop = besag_clifford_h(alpha, n_permutations) if sequential else None
-    ko = kernel_outcomes(ws, {"mmd": (h, scales)}, n_permutations=n_permutations, stop_after=stop)
+    look = early_rejection_look(alpha, n_permutations) if sequential else None
+    ko = kernel_outcomes(
+        ws,
+        {"mmd": (h, scales)},
+        n_permutations=n_permutations,
+        stop_after=stop,
+        reject_at=look,
+    )
     ko_mmd = ko["mmd"]
     return kernel_result(
         "mmd",

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, Workspace
 from monitor.stats.distances import kernel_outcomes, kernel_result
-from monitor.stats.permutation import besag_clifford_h
+from monitor.stats.permutation import besag_clifford_h, early_rejection_look
 from monitor.stats.result import TestResult
 
 __all__ = ["energy_from_workspace", "energy_test"]
@@ -28,7 +28,10 @@ def energy_from_workspace(
 ) -> TestResult:
     """:func:`energy_test` on a prepared workspace."""
     stop = besag_clifford_h(alpha, n_permutations) if sequential else None
-    ko = kernel_outcomes(ws, {"energy": None}, n_permutations=n_permutations, stop_after=stop)
+    look = early_rejection_look(alpha, n_permutations) if sequential else None
+    ko = kernel_outcomes(
+        ws, {"energy": None}, n_permutations=n_permutations, stop_after=stop, reject_at=look
+    )
     ko_e = ko["energy"]
     cross = -ko_e.cross_mean
     coefficient = max(ko_e.observed, 0.0) / (2.0 * cross) if cross > 0 else 0.0

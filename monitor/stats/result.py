@@ -234,6 +234,7 @@ class SuiteResult:
     alpha: float
     seed: int
     policy: str
+    method: dict[str, Any] | None = None
 
     @property
     def drift(self) -> bool:
@@ -249,6 +250,7 @@ class SuiteResult:
             "seed": int(self.seed),
             "drift": self.drift,
             "verdict": self.verdict,
+            "method": None if self.method is None else jsonable(self.method),
             "tests": {name: t.to_dict() for name, t in self.tests.items()},
             "explanation": None if self.explanation is None else self.explanation.to_dict(),
         }

@@ -1,31 +1,33 @@
 """The drift suite: run the registered tests on one comparison and decide one verdict.
 
-Combined-verdict policy ("holm-primary")
----------------------------------------
-Each test reports its own p-value and its own unadjusted verdict at ``alpha``;
-those per-test flags are diagnostics. The suite's verdict is decided only by
-the *primary* tests that were run and have a p-value -- ``mmd`` (global
-shape), ``novelty`` (a small new topic) and ``classifier`` (any linearly
-separable change) -- with Holm's step-down correction at ``alpha``: the verdict
-is ``"drift"`` iff the smallest Holm-adjusted primary p-value is ``<= alpha``.
-Holm controls the family-wise error rate at ``alpha`` under any dependence
-between the tests (Holm 1979), so running more tests never raises the false
-alarm rate. If none of the primary tests is selected, Holm is applied to every
-selected test that has a p-value.
+Combined-verdict policy ("maxt-permutation")
+--------------------------------------------
+Each test reports its own p-value and its own unadjusted verdict at
+``alpha``; those per-test flags are diagnostics. When the selection contains
+``mmd`` (the default suite does), the verdict is the permutation test of the
+*combined* statistic of ``monitor.stats.combined``: MMD², Schilling's
+nearest-neighbour statistic and the isolated share of current rows,
+standardised and maximised inside one permutation loop. It is exact at
+``alpha`` and keeps the power of its strongest component, where Holm over
+separate p-values (the previous policy) gave much of MMD's power away. The
+components' own p-values are reported as the tests ``knn`` and
+``isolation``; ``result.method`` says how the verdict was reached.
+
+With pooled samples above ``max_block`` (blocked mode) the MMD matrix is not
+kept for the combined loop: the combined statistic then has the two
+neighbour components and the verdict is Holm over it and ``mmd``. Without
+``mmd`` in the selection, Holm at ``alpha`` over ``novelty`` and
+``classifier`` if selected, else over every selected test with a p-value.
 
 Below ``min_samples`` rows on either side the verdict is
 ``"insufficient_data"`` and no test is run.
-
-With ``B`` permutations the smallest permutation p-value is ``1 / (B + 1)``;
-for ``mmd`` and ``classifier`` to be able to decide the verdict on their own,
-``1 / (B + 1)`` must be at most ``alpha / 3`` (``B >= 299`` at ``alpha =
-0.01``, the defaults use 1000). ``novelty``'s p-value is exact and has no such
-floor.
 
 References
 ----------
 Holm, S. (1979). A simple sequentially rejective multiple test procedure.
 Scand. J. Statist. 6(2), 65-70.
+Westfall, P. H. and Young, S. S. (1993). Resampling-Based Multiple Testing.
+Wiley.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from monitor.stats._checks import check_alpha, check_int, check_seed
+from monitor.stats._knn import knn_graph
 from monitor.stats._neighbours import gram_for_neighbours, neighbours
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, Workspace
 from monitor.stats.centroid import centroid_from_workspace
 from monitor.stats.classifier import classifier_from_workspace
+from monitor.stats.combined import combined_from_workspace
 from monitor.stats.distances import mmd_from_workspace, parse_bandwidth, resolve_bandwidth
 from monitor.stats.energy import energy_from_workspace
 from monitor.stats.explain import explain_from_workspace
@@ -55,13 +59,16 @@ from monitor.stats.univariate import components_from_workspace
 __all__ = [
     "ALL_TESTS",
     "DEFAULT_TESTS",
+    "HOLM_POLICY",
     "POLICY",
     "PRIMARY_TESTS",
     "holm_adjust",
     "run_suite",
 ]
 
-POLICY = "holm-primary"
+POLICY = "maxt-permutation"
+#: Policy name when the verdict falls back to Holm (no ``mmd`` in the selection).
+HOLM_POLICY = "holm-primary"
 
 Runner = Callable[[Workspace, dict[str, Any]], TestResult]
 
@@ -129,7 +136,7 @@ _REGISTRY: dict[str, Runner] = {
 _KERNEL_TESTS = ("mmd", "energy")
 _NEIGHBOUR_TESTS = ("novelty", "psi_nn_similarity")
 
-#: Tests whose p-values decide the suite verdict (Holm at alpha).
+#: Tests whose p-values decide the suite verdict by Holm when ``mmd`` is not selected.
 PRIMARY_TESTS: tuple[str, ...] = ("mmd", "novelty", "classifier")
 #: Every registered test name.
 ALL_TESTS: tuple[str, ...] = tuple(_REGISTRY)
@@ -240,27 +247,41 @@ def run_suite(
             alpha=alpha,
             seed=seed,
             policy=POLICY,
+            method=None,
         )
     params = {"alpha": alpha, "n_permutations": n_permutations, "bandwidth": bandwidth}
+    combined = "mmd" in names
     plan: dict[str, Any] = {}
     if "mmd" in names:
         plan["mmd"] = resolve_bandwidth(ws, bandwidth)
+        ws.put("retain_kernels", ("mmd",))
     if "energy" in names:
         plan["energy"] = None
     ws.put("kernel_plan", plan)
-    wants_neighbours = explain or any(t in names for t in _NEIGHBOUR_TESTS)
-    if wants_neighbours:
-        if plan:  # neighbours read the pooled Gram matrix before the kernels consume it
-            gram_for_neighbours(ws)
+    if plan and (combined or explain or any(t in names for t in _NEIGHBOUR_TESTS)):
+        gram_for_neighbours(ws)  # neighbours read the pooled Gram matrix before the kernels
+    if explain or any(t in names for t in _NEIGHBOUR_TESTS):
         neighbours(ws)
+    if combined:
+        knn_graph(ws)
     # kernel tests first: they free the Gram matrix before other tests allocate
     order = [t for t in names if t in _KERNEL_TESTS] + [t for t in names if t not in _KERNEL_TESTS]
-    computed = {name: _REGISTRY[name](ws, params) for name in order}
-    results = _apply_policy({name: computed[name] for name in names}, alpha)
+    computed: dict[str, TestResult] = {}
+    for name in order:
+        computed[name] = _REGISTRY[name](ws, params)
+        if combined and name == order[0]:  # right after the kernels: frees the MMD matrix
+            verdict_test, parts = combined_from_workspace(
+                ws, alpha=alpha, n_permutations=n_permutations
+            )
+    results = {name: computed[name] for name in names}
+    if combined:
+        results.update(parts)
+        results, method = _combined_policy(results, verdict_test, alpha)
+    else:
+        results, method = _apply_policy(results, alpha)
     explanation = explain_from_workspace(ws, alpha=alpha) if explain else None
-    rejects = any(r.details.get("verdict_rejects") for r in results.values())
     return SuiteResult(
-        verdict="drift" if rejects else "no_drift",
+        verdict="drift" if method["rejects"] else "no_drift",
         tests=results,
         explanation=explanation,
         n_ref=ws.n_ref,
@@ -268,11 +289,46 @@ def run_suite(
         dim=ws.dim,
         alpha=alpha,
         seed=seed,
-        policy=POLICY,
+        policy=method["policy"],
+        method=method,
     )
 
 
-def _apply_policy(results: dict[str, TestResult], alpha: float) -> dict[str, TestResult]:
+def _combined_policy(
+    results: dict[str, TestResult], combined: TestResult, alpha: float
+) -> tuple[dict[str, TestResult], dict[str, Any]]:
+    """Verdict from the combined test (Holm with ``mmd`` when MMD was not inside it)."""
+    assert combined.p_value is not None
+    comps = list(combined.details["components"])
+    out = dict(results)
+    out["combined"] = combined
+    if "mmd" in comps:
+        p = combined.p_value
+        family = ["combined"]
+    else:
+        mmd_p = results["mmd"].p_value
+        assert mmd_p is not None
+        p = min(holm_adjust([combined.p_value, mmd_p]))
+        family = ["combined", "mmd"]
+    for name in family:
+        out[name] = replace(out[name], details={**out[name].details, "in_verdict": True})
+    return out, {
+        "policy": POLICY if family == ["combined"] else "maxt-permutation+holm-mmd",
+        "p_value": p,
+        "rejects": p <= alpha,
+        "family": family,
+        "components": comps,
+        "description": (
+            "exact permutation test of the largest standardised component "
+            f"({', '.join(comps)}) on shared permutations"
+            + ("" if family == ["combined"] else "; Holm with mmd (blocked mode)")
+        ),
+    }
+
+
+def _apply_policy(
+    results: dict[str, TestResult], alpha: float
+) -> tuple[dict[str, TestResult], dict[str, Any]]:
     family = [n for n in PRIMARY_TESTS if n in results and results[n].p_value is not None]
     if not family:
         family = [n for n, r in results.items() if r.p_value is not None]
@@ -289,4 +345,12 @@ def _apply_policy(results: dict[str, TestResult], alpha: float) -> dict[str, Tes
                 "verdict_rejects": p_adj <= alpha,
             },
         )
-    return out
+    p = min(adjusted)
+    return out, {
+        "policy": HOLM_POLICY,
+        "p_value": p,
+        "rejects": p <= alpha,
+        "family": family,
+        "components": family,
+        "description": f"Holm at alpha over {', '.join(family)}",
+    }

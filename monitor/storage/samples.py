@@ -1,4 +1,4 @@
-"""Query samples: file positions, SQL watermarks, reservoir windows, and their vectors.
+"""Query samples: reservoir windows, the samples in them, and their vectors.
 
 The vectors are the query-embedding cache: one per (sample, model version),
 reused for every sample with the same text hash. Callers own the transaction.
@@ -22,35 +22,27 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
 from monitor.storage.schema import (
-    IngestRequest,
     QueryEmbedding,
     QuerySample,
     SampleWindow,
     SourceCounter,
-    SourcePosition,
-    SourceWatermark,
 )
 from monitor.storage.vectors import decode_vector, decode_vectors, encode_vector
 
 __all__ = [
+    "table_of",
+    "upsert",
     "SampleRow",
     "WindowState",
     "add_counts",
     "advance_window",
     "drop_query_embeddings",
     "embeddings_by_hash",
-    "file_positions",
-    "find_ingest_answer",
-    "prune_ingest_answers",
-    "save_ingest_answer",
-    "get_watermark",
     "latest_window_start",
     "open_windows",
-    "replace_file_positions",
     "samples_missing_embeddings",
     "save_query_embeddings",
     "save_vectors",
-    "set_watermark",
     "slot_hashes",
     "strata",
     "window_embeddings",
@@ -77,68 +69,6 @@ class SampleRow:
     meta: dict[str, str] | None
 
 
-# --------------------------------------------------------------------------- files
-
-
-def file_positions(
-    session: Session,
-    source: str,
-) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
-    """(path -> (inode, offset), path -> fingerprint) of every file the source tracks."""
-    rows = session.execute(
-        select(
-            SourcePosition.path,
-            SourcePosition.inode,
-            SourcePosition.offset,
-            SourcePosition.fingerprint,
-        ).where(SourcePosition.source == source)
-    ).all()
-    return ({r[0]: (int(r[1]), int(r[2])) for r in rows}, {r[0]: r[3] for r in rows if r[3]})
-
-
-def replace_file_positions(
-    session: Session,
-    source: str,
-    positions: dict[str, tuple[int, int]],
-    fingerprints: dict[str, str],
-    now: datetime,
-) -> None:
-    """Make the stored positions exactly ``positions`` (files no longer tracked go)."""
-    session.execute(delete(SourcePosition).where(SourcePosition.source == source))
-    if positions:
-        session.execute(
-            insert(_table(SourcePosition)),
-            [
-                {
-                    "source": source,
-                    "path": path,
-                    "inode": inode,
-                    "offset": offset,
-                    "fingerprint": fingerprints.get(path) or None,
-                    "updated_at": now,
-                }
-                for path, (inode, offset) in positions.items()
-            ],
-        )
-
-
-# --------------------------------------------------------------------------- SQL watermarks
-
-
-def get_watermark(session: Session, source: str) -> str | None:
-    return session.scalar(select(SourceWatermark.value).where(SourceWatermark.source == source))
-
-
-def set_watermark(session: Session, source: str, value: str, now: datetime) -> None:
-    done = session.execute(
-        update(SourceWatermark)
-        .where(SourceWatermark.source == source)
-        .values(value=value, updated_at=now)
-    )
-    if not done.rowcount:  # type: ignore[attr-defined]
-        session.execute(insert(SourceWatermark).values(source=source, value=value, updated_at=now))
-
-
 # --------------------------------------------------------------------------- reservoirs
 
 
@@ -158,12 +88,12 @@ def strata(
     return out
 
 
-def _table(model: type[Any]) -> Table:
+def table_of(model: type[Any]) -> Table:
     """The Core table of a model: bulk statements without ORM bookkeeping per row."""
     return cast(Table, model.__table__)
 
 
-def _upsert(session: Session, table: Table) -> Any:
+def upsert(session: Session, table: Table) -> Any:
     """INSERT ... ON CONFLICT for the two databases driftmon supports."""
     if session.get_bind().dialect.name == "postgresql":
         return pg_insert(table)
@@ -176,11 +106,11 @@ def add_counts(session: Session, source: str, counts: dict[str, int]) -> None:
         {"source": source, "counter": k, "value": int(v)} for k, v in sorted(counts.items()) if v
     ]
     if rows:
-        stmt = _upsert(session, _table(SourceCounter))
+        stmt = upsert(session, table_of(SourceCounter))
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["source", "counter"],
-                set_={"value": _table(SourceCounter).c.value + stmt.excluded.value},
+                set_={"value": table_of(SourceCounter).c.value + stmt.excluded.value},
             ),
             rows,
         )
@@ -199,7 +129,7 @@ def open_windows(
     if not wanted:
         return {}
     session.execute(
-        _upsert(session, _table(SampleWindow)).on_conflict_do_nothing(),
+        upsert(session, table_of(SampleWindow)).on_conflict_do_nothing(),
         [
             {"source": source, "window_start": w, "stratum": st, "seen": 0, "kept": 0}
             for w, st in wanted
@@ -270,7 +200,7 @@ def write_samples(session: Session, rows: Sequence[SampleRow]) -> dict[tuple[int
                     QuerySample.slot.in_(slots[start : start + 500]),
                 )
             )
-    table = _table(QuerySample)
+    table = table_of(QuerySample)
     result = session.execute(
         insert(table).returning(table.c.id, table.c.window_id, table.c.slot),
         [
@@ -305,7 +235,7 @@ def save_vectors(session: Session, rows: Iterable[tuple[int, int, np.ndarray]]) 
             }
         )
     if values:
-        session.execute(insert(_table(QueryEmbedding)), values)
+        session.execute(insert(table_of(QueryEmbedding)), values)
     return len(values)
 
 
@@ -377,7 +307,7 @@ def save_query_embeddings(
         blob, dtype, dim = encode_vector(wanted[sid])
         rows.append(dict(sample_id=sid, model_version_id=mv_id, dtype=dtype, dim=dim, vector=blob))
     if rows:  # a vector another run stored meanwhile is kept
-        session.execute(_upsert(session, _table(QueryEmbedding)).on_conflict_do_nothing(), rows)
+        session.execute(upsert(session, table_of(QueryEmbedding)).on_conflict_do_nothing(), rows)
     return len(rows)
 
 
@@ -417,35 +347,3 @@ def drop_query_embeddings(session: Session, mv_id: int) -> int:
     """Forget every cached query vector of a version (they may predate a model change)."""
     result = session.execute(delete(QueryEmbedding).where(QueryEmbedding.model_version_id == mv_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-# --------------------------------------------------------------------------- idempotency keys
-
-
-def find_ingest_answer(
-    session: Session, source: str, key: str
-) -> tuple[int, dict[str, Any]] | None:
-    """(status, answer) of the request stored under ``key``, if any."""
-    row = session.execute(
-        select(IngestRequest.status, IngestRequest.answer).where(
-            IngestRequest.source == source, IngestRequest.key == key
-        )
-    ).first()
-    return (int(row[0]), dict(row[1])) if row is not None else None
-
-
-def save_ingest_answer(
-    session: Session, source: str, key: str, status: int, answer: dict[str, Any], now: datetime
-) -> bool:
-    """Keep the answer under ``key``; False when another request holds the key already."""
-    done = session.execute(
-        _upsert(session, _table(IngestRequest)).on_conflict_do_nothing(),
-        [{"source": source, "key": key, "created_at": now, "status": status, "answer": answer}],
-    )
-    return bool(done.rowcount)  # type: ignore[attr-defined]
-
-
-def prune_ingest_answers(session: Session, before: datetime) -> int:
-    """Forget keys stored before ``before``; returns how many."""
-    done = session.execute(delete(IngestRequest).where(IngestRequest.created_at < before))
-    return int(done.rowcount)  # type: ignore[attr-defined]

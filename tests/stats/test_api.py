@@ -19,7 +19,18 @@ from monitor.stats import (
     run_suite,
 )
 
-SUITE_KEYS = {"n_ref", "n_cur", "dim", "alpha", "seed", "drift", "verdict", "tests", "explanation"}
+SUITE_KEYS = {
+    "n_ref",
+    "n_cur",
+    "dim",
+    "alpha",
+    "seed",
+    "drift",
+    "verdict",
+    "method",
+    "tests",
+    "explanation",
+}
 TEST_KEYS = {"statistic", "p_value", "threshold", "drift", "effect"}
 DOCUMENTED_NAMES = {
     "mmd",
@@ -60,7 +71,9 @@ def test_suite_to_dict_is_the_compare_json_shape(rng: np.random.Generator) -> No
     assert data["alpha"] == 0.05
     assert data["verdict"] in {"drift", "no_drift"}
     assert data["drift"] is (data["verdict"] == "drift")
-    assert set(data["tests"]) == set(DEFAULT_TESTS)
+    assert set(data["tests"]) == {*DEFAULT_TESTS, "knn", "isolation", "combined"}
+    assert data["method"]["policy"] == "maxt-permutation"
+    assert data["method"]["p_value"] == data["tests"]["combined"]["p_value"]
     for name, entry in data["tests"].items():
         assert TEST_KEYS <= set(entry), name
         assert entry["name"] == name

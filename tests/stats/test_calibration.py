@@ -49,6 +49,12 @@ def test_every_test_and_the_verdict_are_calibrated(sampler) -> None:
     # its exact size is below alpha, so it only gets an upper bound here and its
     # two-sided check at a larger n below
     assert rates.pop("novelty") <= HIGH
+    # isolation counts rows whose 5 nearest neighbours are all cur: at n = 80 it is
+    # a small count with many ties, so its permutation p-value is conservative
+    assert rates.pop("isolation") <= HIGH
+    # knn's own p-value is a diagnostic on the permutations the combined test used
+    # (it stops early on the combined statistic), hence discrete and conservative
+    assert rates.pop("knn") <= HIGH
     bad = {name: rate for name, rate in rates.items() if not LOW <= rate <= HIGH}
     assert bad == {}, rates
 

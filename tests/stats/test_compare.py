@@ -88,12 +88,15 @@ def test_drift_exits_1_with_json(files, capsys) -> None:
         "seed",
         "drift",
         "verdict",
+        "method",
         "tests",
         "explanation",
     }
+    assert data["method"]["policy"] == "maxt-permutation"
+    assert data["method"]["p_value"] == data["tests"]["combined"]["p_value"] <= 0.05
     assert (data["n_ref"], data["n_cur"], data["dim"], data["seed"]) == (120, 100, 8, 3)
     assert data["alpha"] == 0.05 and data["drift"] is True and data["verdict"] == "drift"
-    assert set(data["tests"]) == set(DEFAULT_TESTS)
+    assert set(data["tests"]) == {*DEFAULT_TESTS, "knn", "isolation", "combined"}
     for entry in data["tests"].values():
         assert TEST_KEYS <= set(entry)
     assert data["explanation"]["k"] >= 2
@@ -113,7 +116,14 @@ def test_tests_option_selects_and_repeats(files, capsys) -> None:
         ]
     )
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and list(data["tests"]) == ["mmd", "energy", "centroid"]
+    assert code == 0 and list(data["tests"]) == [
+        "mmd",
+        "energy",
+        "centroid",
+        "knn",
+        "isolation",
+        "combined",
+    ]
     assert data["explanation"] is None
 
 

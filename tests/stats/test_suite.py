@@ -21,32 +21,54 @@ from monitor.stats import (
 )
 
 
-def test_verdict_is_holm_over_the_primary_tests(rng: np.random.Generator) -> None:
+def test_verdict_is_the_combined_permutation_test(rng: np.random.Generator) -> None:
     ref, cur = rng.standard_normal((80, 5)), rng.standard_normal((80, 5)) + 0.4
     result = run_suite(ref, cur, alpha=0.05, n_permutations=200)
-    family = [n for n in result.tests if result.tests[n].details.get("in_verdict")]
-    assert set(family) == set(PRIMARY_TESTS)
-    ps = sorted(result.tests[n].p_value for n in family)
-    assert min(result.tests[n].details["holm_p_value"] for n in family) == pytest.approx(
-        min(1.0, 3 * ps[0])
+    combined = result.tests["combined"]
+    assert result.policy == "maxt-permutation"
+    assert result.method is not None
+    assert result.method["components"] == ["mmd", "knn", "isolation"]
+    assert result.method["p_value"] == combined.p_value
+    assert result.drift == (combined.p_value <= 0.05)
+    assert result.drift
+    # every component keeps its own p-value; mmd's is its own test's
+    for name in ("mmd", "knn", "isolation", "novelty", "classifier"):
+        assert result.tests[name].p_value is not None
+    assert combined.details["components"]["mmd"]["statistic"] == pytest.approx(
+        result.tests["mmd"].statistic
     )
-    assert result.drift == (3 * ps[0] <= 0.05)
-    assert result.policy == "holm-primary"
-    assert all(
-        "holm_p_value" not in result.tests[n].details
-        for n in result.tests
-        if n not in PRIMARY_TESTS
-    )
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["method"]["policy"] == "maxt-permutation"
+    assert data["tests"]["combined"]["p_value"] == combined.p_value
 
 
 def test_diagnostic_flags_alone_do_not_make_drift() -> None:
-    # a pure scale change of the norms: psi_norm sees it; the verdict family may not
+    # a pure scale change of the norms: psi_norm sees it; the verdict follows the combined test
     g = np.random.default_rng(4)
     ref = g.standard_normal((200, 8))
     cur = ref[::-1] * 1.02
     result = run_suite(ref, cur, alpha=0.05, n_permutations=200)
-    holm = [result.tests[n].details["holm_p_value"] for n in PRIMARY_TESTS]
-    assert result.drift == (min(holm) <= 0.05)
+    assert result.drift == (result.tests["combined"].p_value <= 0.05)
+
+
+def test_combined_stops_early_both_ways(rng: np.random.Generator) -> None:
+    ref = rng.standard_normal((150, 6))
+    same = run_suite(ref, rng.standard_normal((150, 6)), alpha=0.05, seed=2, explain=False)
+    moved = run_suite(ref, rng.standard_normal((150, 6)) + 0.8, alpha=0.05, seed=2, explain=False)
+    assert same.tests["combined"].details["n_permutations_used"] < 1000
+    assert moved.drift
+    assert moved.tests["combined"].details["n_permutations_used"] == 79  # the early look
+    assert moved.tests["combined"].p_value == pytest.approx(1 / 80)
+
+
+def test_without_mmd_holm_decides(rng: np.random.Generator) -> None:
+    ref, cur = rng.standard_normal((80, 5)), rng.standard_normal((80, 5)) + 0.4
+    result = run_suite(ref, cur, tests=PRIMARY_TESTS[1:], alpha=0.05, n_permutations=200)
+    family = [n for n in result.tests if result.tests[n].details.get("in_verdict")]
+    assert set(family) == set(PRIMARY_TESTS[1:])
+    ps = sorted(result.tests[n].p_value for n in family)
+    assert result.policy == "holm-primary"
+    assert result.drift == (min(1.0, 2 * ps[0]) <= 0.05)
 
 
 def test_without_primary_tests_holm_covers_the_selected_tests(rng: np.random.Generator) -> None:
@@ -82,7 +104,7 @@ def test_default_tests_skip_only_cvm(rng: np.random.Generator) -> None:
     result = run_suite(
         rng.standard_normal((60, 3)), rng.standard_normal((60, 3)), n_permutations=50
     )
-    assert tuple(result.tests) == DEFAULT_TESTS
+    assert tuple(result.tests) == (*DEFAULT_TESTS, "knn", "isolation", "combined")
     assert set(ALL_TESTS) - set(DEFAULT_TESTS) == {"cvm"}
 
 
