@@ -23,6 +23,7 @@ def test_all_is_what_the_package_exports() -> None:
         "describe",
         "loader",
         "masking",
+        "retention",
         "rules",
         "settings",
         "values",
