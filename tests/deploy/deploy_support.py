@@ -9,7 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.config import ENV_PREFIX, Settings, describe_settings, load_settings
+from monitor.config import Settings, describe_settings, load_settings
+from monitor.config.loader import ENV_PREFIX
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
