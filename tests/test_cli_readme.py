@@ -76,6 +76,7 @@ NEEDLES = {
     "driftmon canary diff": "verdict: UNCHANGED",
     "driftmon compare": "verdict: DRIFT",
     "driftmon db downgrade": f"{HEAD} -> 0004",
+    "driftmon report": "wrote drift.html",
 }
 
 

@@ -167,7 +167,9 @@ def _drift_and_migrate(sub: Any) -> None:
     )
     p.add_argument("kind", choices=["drift", "canary", "migrate"], help="the kind of run")
     p.add_argument("run", nargs="?", default="latest", help="the run id (default: latest)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument(
+        "-o", dest="output", required=True, metavar="FILE", help="the HTML file to write"
+    )
     fsub = _group(sub, "drift", "query drift runs", "drift_command")
     p = _cmd(fsub, "show", "drift:cmd_show", "a stored drift run: verdict, tests, explanation")
     p.add_argument("run", metavar="RUN", nargs="?", type=int, help="run id (default: latest)")
