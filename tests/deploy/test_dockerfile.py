@@ -99,7 +99,7 @@ def test_the_wheel_holds_the_package_migrations_and_entry_point(tmp_path: Path) 
         capture_output=True,
         timeout=600,
     )
-    (wheel,) = tmp_path.glob("driftmon-*.whl")
+    (wheel,) = tmp_path.glob("driftmon_agent-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
