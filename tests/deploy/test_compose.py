@@ -237,6 +237,8 @@ def test_the_stack_config_is_valid_for_the_agent(tmp_path: Path) -> None:
         ].items()
     }
     shutil.copy(DEPLOY / "driftmon.toml", tmp_path / "driftmon.toml")
+    # config check reads the files the config names; compose mounts examples/canaries there
+    shutil.copytree(DEPLOY.parent / "examples" / "canaries", tmp_path / "canaries")
     done = subprocess.run(
         [
             shutil.which("driftmon") or "driftmon",

@@ -45,6 +45,9 @@ class _EvictingProvider:
     def close(self) -> None:
         self.inner.close()  # type: ignore[attr-defined]
 
+    def __getattr__(self, name: str) -> object:  # dimension, identity, ... of the real one
+        return getattr(self.inner, name)
+
 
 def test_drift_completes_on_the_samples_that_remain(
     tmp_path: Path, db: Database, clock: FixedClock
