@@ -38,6 +38,26 @@ log = logging.getLogger("driftmon.app")
 CYCLE = JOB_NAMES
 
 
+def lock_sqlite_file(url: str) -> Any:
+    """The held lock of a SQLite database's one daemon (None for other databases).
+
+    Raises StorageError naming the file when another daemon holds it.
+    """
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return None
+    path = url[len("sqlite:///") :]
+    fh = open(path + ".lock", "a+")  # held open for the daemon's lifetime
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise StorageError(
+            f"another driftmon daemon is running on {path} "
+            "(SQLite allows one; use PostgreSQL for several replicas)"
+        ) from None
+    return fh
+
+
 class Agent:
     """The daemon: HTTP server, scheduler and job context around one database."""
 
@@ -205,20 +225,7 @@ class Agent:
 
     def _lock_sqlite(self) -> None:
         """SQLite supports one daemon per file: hold an exclusive lock beside it."""
-        url = self.settings.database.url
-        if self.db.dialect != "sqlite" or ":memory:" in url or not url.startswith("sqlite:///"):
-            return
-        path = url[len("sqlite:///") :] + ".lock"
-        fh = open(path, "a+")  # held open for the daemon's lifetime
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise StorageError(
-                f"another driftmon daemon is running on {url[len('sqlite:///') :]} "
-                "(SQLite allows one; use PostgreSQL for several replicas)"
-            ) from None
-        self._lock_file = fh
+        self._lock_file = lock_sqlite_file(self.settings.database.url)
 
     def start(self) -> None:
         """Check the schema, start serving and scheduling; returns at once."""

@@ -27,11 +27,17 @@ __all__ = ["cmd_demo", "cmd_run", "cmd_run_once", "cmd_status", "run_jobs"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.app import Agent
+    from monitor.app import Agent, lock_sqlite_file
 
     cfg = settings(args)
     if cfg.server.enabled:
-        check_listen(cfg.server.listen)
+        try:
+            check_listen(cfg.server.listen)
+        except UsageError:  # most often the same config's daemon: say that instead
+            held = lock_sqlite_file(cfg.database.url)
+            if held is not None:
+                held.close()
+            raise
     setup_logging(cfg.agent.log_level, args.log_format)
     try:
         return Agent(cfg, config_path=config_path(args)).run_forever()

@@ -166,11 +166,14 @@ def test_a_resolved_alert_keeps_the_summary_and_value_that_fired_it(
     tmp_path: Path, db: Database, clock: FixedClock, receiver: Receiver
 ) -> None:
     ctx = _drifted(tmp_path, db, clock, receiver.url)
-    run_job(ctx, "drift")
-    _hours(tmp_path / "q.jsonl", clock, 1, 0.0, seed=9)  # the drift goes away
-    run_job(ctx, "sample")
-    run_job(ctx, "drift")
-    run_job(ctx, "deliver")
+    try:
+        run_job(ctx, "drift")
+        _hours(tmp_path / "q.jsonl", clock, 1, 0.0, seed=9)  # the drift goes away
+        run_job(ctx, "sample")
+        run_job(ctx, "drift")
+        run_job(ctx, "deliver")
+    finally:
+        ctx.close()  # the webhook client's connection to the receiver
     fired, resolved = (b["alert"] for b in receiver.bodies())
     assert resolved["status"] == "resolved"  # type: ignore[index]
     assert (resolved["summary"], resolved["value"]) == (fired["summary"], fired["value"])  # type: ignore[index]
