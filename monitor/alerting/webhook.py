@@ -96,7 +96,9 @@ class WebhookSender:
     def __init__(
         self, client: httpx.Client | None = None, wallclock: Callable[[], float] = time.time
     ) -> None:
-        self._client = client or httpx.Client()
+        # no idle keep-alive: deliveries are rare and go to many sinks, so a pooled
+        # connection would mostly sit open between runs
+        self._client = client or httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
         self._own = client is None
         self._wallclock = wallclock  # the signature's timestamp is real time, always
 
