@@ -43,7 +43,7 @@ def test_missing_folder_is_a_config_error(tmp_path):
 
 def test_missing_package_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
-    with pytest.raises(ConfigError, match=r"pip install 'driftmon\[local\]'"):
+    with pytest.raises(ConfigError, match=r"pip install '\.\[local\]' from a clone"):
         build_provider(local_settings(tmp_path))
 
 
