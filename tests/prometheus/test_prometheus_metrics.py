@@ -41,7 +41,9 @@ def _canary(verdict: str, canary_set: str = "core") -> CanaryRunRecord:
 
 
 FULL = Snapshot(
-    model_versions=(ModelVersionInfo("prod", "v1", "hash", "h", 256, "abcd"),),
+    model_versions=(
+        ModelVersionInfo("prod", "v1", "hash", "h", 256, "abcd", {"model": "hash-ngram-256"}),
+    ),
     drift_runs=(
         DriftRunRecord(
             1,

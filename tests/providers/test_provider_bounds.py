@@ -43,7 +43,7 @@ def test_a_trickling_server_is_cut_at_the_deadline_of_each_attempt(hostile, make
 
 CHILD = """
 import json, resource, sys
-from monitor.config import ModelSettings
+from monitor.config import Duration, ModelSettings
 from monitor.errors import ProviderResponseError
 from monitor.providers import build_provider
 
@@ -53,7 +53,8 @@ def peak():
 out = {}
 for name, url in json.loads(sys.argv[1]).items():
     p = build_provider(ModelSettings(name="m", provider="openai", model="x", base_url=url,
-                                     dimensions=8, max_retries=0, timeout="60s"))
+                                     dimensions=8, max_retries=0,
+                                     timeout=Duration.parse("60s")))
     try:
         p.embed(["one", "two"], "query")
         out[name] = ["ok", peak()]
