@@ -105,25 +105,28 @@ def _alerts(url: str) -> list[dict[str, Any]]:
     return alerts
 
 
-def test_the_silent_model_change_alert_fires(prometheus: str) -> None:
+def test_the_demo_s_last_change_fires_the_benign_alert_not_the_page(prometheus: str) -> None:
+    """The demo ends on an int8 re-deployment: changed, graded benign (retrieval held)."""
     deadline = time.monotonic() + 20
     while True:
         firing = [
             a
             for a in _alerts(prometheus)
-            if a["state"] == "firing" and a["labels"]["alertname"] == "EmbeddingSilentModelChange"
+            if a["state"] == "firing" and a["labels"]["alertname"] == "EmbeddingBenignModelChange"
         ]
         if firing or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert len(firing) == 1, _alerts(prometheus)
     alert = firing[0]
-    assert alert["labels"]["severity"] == "critical"
+    assert alert["labels"]["severity"] == "info"
     assert alert["labels"]["model"] == "demo" and alert["labels"]["canary_set"] == "core"
-    assert alert["annotations"]["runbook_url"].endswith("#embeddingsilentmodelchange")
+    assert alert["annotations"]["runbook_url"].endswith("#embeddingbenignmodelchange")
+    names = {a["labels"]["alertname"] for a in _alerts(prometheus)}
+    assert "EmbeddingSilentModelChange" not in names  # a benign change pages nobody
     # the demo's clock stopped in January 2026, so its jobs look long stale
-    assert any(a["labels"]["alertname"] == "DriftmonJobStale" for a in _alerts(prometheus))
-    assert not any(a["labels"]["alertname"] == "DriftmonAgentDown" for a in _alerts(prometheus))
+    assert "DriftmonJobStale" in names
+    assert "DriftmonAgentDown" not in names
 
 
 def test_prometheus_loaded_every_rule_and_evaluates_it_without_error(prometheus: str) -> None:
