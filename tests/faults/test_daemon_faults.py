@@ -74,6 +74,14 @@ def _stored_series(body: str) -> set[str]:
     }
 
 
+def _cycle_done(status: dict[str, object]) -> bool:
+    jobs = {j["job"]: j for j in status["jobs"]}  # type: ignore[attr-defined]
+    cycle = ("sample", "canary", "drift", "alerts", "deliver", "prune")
+    return all(
+        name in jobs and jobs[name]["last_status"] not in (None, "running") for name in cycle
+    )
+
+
 def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: str) -> None:
     target = urlsplit(POSTGRES_URL)
     proxy = Proxy((target.hostname or "127.0.0.1", target.port or 5432))
@@ -127,6 +135,9 @@ def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: s
             120,
             "a canary run",
         )
+        # the first cycle's later jobs write too, and /readyz tracks the last write: let the
+        # cycle finish before a fault is injected
+        _until(lambda: _cycle_done(client.get(f"{base}/api/v1/status").json()), 120, "a cycle")
         before = _stored_series(client.get(f"{base}/metrics").text)
         assert before
 
