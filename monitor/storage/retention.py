@@ -4,18 +4,22 @@ Each batch is one short transaction: pick at most ``batch`` ids of rows past the
 cutoff that nothing protects, delete their child rows, then the rows. Kept always:
 pending and firing alerts, every row a pending or firing alert's ``last_result_id``
 names, the newest run per key (so status and staleness alerts keep their last
-value), running job runs, canary baselines, and samples in ``keep_windows``.
+value), running job runs, canary baselines, samples in ``keep_windows``, and
+samples within ``keep_before_newest`` of the newest window. That last bound is read
+in each batch's own transaction, so records stored while a prune runs are judged
+against the windows that exist then, not against a plan made before they came.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, select
 
+from monitor.clock import as_utc
 from monitor.storage.engine import Database, Session
 from monitor.storage.schema import (
     Alert,
@@ -61,6 +65,8 @@ class PrunePlan:
     max_rows: int = 100_000
     #: [start, end) ranges of ``window_start`` whose samples are never deleted
     keep_windows: tuple[tuple[datetime, datetime], ...] = ()
+    #: samples whose window starts less than this before the newest window stay
+    keep_before_newest: timedelta | None = None
 
 
 #: one batch: (session, at most n ids) -> {table: rows deleted}
@@ -119,8 +125,8 @@ def _steps(plan: PrunePlan, keep: dict[str, list[int]]) -> list[_Batch]:
     if plan.canary_runs is not None:
         steps.append(_canary_runs(plan.canary_runs, keep["canary_runs"]))
     if plan.samples is not None:
-        steps.append(_samples(plan.samples, plan.keep_windows))
-        steps.append(_windows(plan.samples, plan.keep_windows))
+        steps.append(_samples(plan.samples, plan.keep_windows, plan.keep_before_newest))
+        steps.append(_windows(plan.samples, plan.keep_windows, plan.keep_before_newest))
     if plan.job_runs is not None:
         steps.append(_job_runs(plan.job_runs, keep["job_runs"]))
     if plan.deliveries is not None:
@@ -185,22 +191,42 @@ def _outside(col: Any, keep: tuple[tuple[datetime, datetime], ...]) -> list[Colu
     return [not_(and_(col >= a, col < b)) for a, b in keep]
 
 
-def _samples(cutoff: datetime, keep: tuple[tuple[datetime, datetime], ...]) -> _Batch:
+def _sample_cutoff(s: Session, cutoff: datetime, recent: timedelta | None) -> datetime | None:
+    """``cutoff``, moved back to keep ``recent`` before the newest window (None: no samples)."""
+    if recent is None:
+        return cutoff
+    newest = s.scalar(select(func.max(SampleWindow.window_start)))
+    if newest is None:
+        return None
+    return min(cutoff, as_utc(newest) - recent)
+
+
+def _samples(
+    cutoff: datetime, keep: tuple[tuple[datetime, datetime], ...], recent: timedelta | None
+) -> _Batch:
     def step(s: Session, n: int) -> dict[str, int]:
-        where = [QuerySample.window_start < cutoff, *_outside(QuerySample.window_start, keep)]
+        bound = _sample_cutoff(s, cutoff, recent)
+        if bound is None:
+            return {}
+        where = [QuerySample.window_start < bound, *_outside(QuerySample.window_start, keep)]
         ids = _ids(s, QuerySample.id, n, *where)
         return _with_children(s, QuerySample, ids, [("query_embeddings", QueryEmbedding.sample_id)])
 
     return step
 
 
-def _windows(cutoff: datetime, keep: tuple[tuple[datetime, datetime], ...]) -> _Batch:
+def _windows(
+    cutoff: datetime, keep: tuple[tuple[datetime, datetime], ...], recent: timedelta | None
+) -> _Batch:
     def step(s: Session, n: int) -> dict[str, int]:
+        bound = _sample_cutoff(s, cutoff, recent)
+        if bound is None:
+            return {}
         ids = _ids(
             s,
             SampleWindow.id,
             n,
-            SampleWindow.window_start < cutoff,
+            SampleWindow.window_start < bound,
             *_outside(SampleWindow.window_start, keep),
             ~exists().where(QuerySample.window_id == SampleWindow.id),
         )

@@ -21,6 +21,7 @@ from monitor.jobs.prune import prune_plan
 from monitor.jobs.runner import run_job
 from monitor.storage.engine import Database, Session
 from monitor.storage.migrate import upgrade
+from monitor.storage.retention import prune
 from monitor.storage.schema import (
     Alert,
     AlertDelivery,
@@ -235,6 +236,26 @@ def test_reference_window_and_zero_keep_forever(
         assert s.scalar(select(func.count()).where(QuerySample.window_start == old)) == 3
 
 
+def test_a_backfill_stored_after_the_plan_is_its_newest_window_and_stays(
+    tmp_path: Path, db: Database, db_url: str, clock: FixedClock
+) -> None:
+    """The rolling reference is measured in the batch's transaction, not when planning.
+
+    A plan made on an empty database, then records 200 days old arriving before
+    its batches run (a backfill ingested while the daemon starts): they are the
+    newest window, so they stay. Planning from a "no samples yet" read deleted them.
+    """
+    plan = prune_plan(_settings(tmp_path, db_url), clock.now())
+    with db.transaction() as s:
+        mv = _version(s, clock.now())
+        _window(s, mv, clock.now() - 200 * DAY, 3)
+        _window(s, mv, clock.now() - 300 * DAY, 2)  # past the reference: goes
+    deleted = prune(db, plan)
+    assert deleted["query_samples"] == 2 and deleted["sample_windows"] == 1
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(QuerySample)) == 3
+
+
 def test_max_rows_per_run_bounds_one_run(
     tmp_path: Path, db: Database, db_url: str, clock: FixedClock
 ) -> None:
@@ -298,5 +319,5 @@ def test_any_retention_value_loads_or_is_one_config_error(key: str, value: objec
     except ConfigError as exc:
         assert str(exc).startswith("retention.") and "\n" not in str(exc)
         return
-    plan = prune_plan(cfg, datetime(2026, 1, 1, tzinfo=UTC), None)
+    plan = prune_plan(cfg, datetime(2026, 1, 1, tzinfo=UTC))
     assert plan.batch >= 1 and plan.max_rows >= 1
