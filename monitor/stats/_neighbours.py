@@ -113,7 +113,8 @@ def _compute(ws: Workspace) -> Neighbours:
 
         def sims(rows: range) -> Any:
             lo, hi = rows.start, rows.stop
-            s = gram[lo:hi][:, cols] + half[lo:hi, None]
+            s = np.take(gram[lo:hi], cols, axis=1)  # C order, unlike gram[lo:hi][:, cols]
+            s += half[lo:hi, None]
             s += half_cols[None, :]
             s *= inv[lo:hi, None]
             s *= inv_cols[None, :]
