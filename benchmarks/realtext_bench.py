@@ -21,6 +21,10 @@ Besides each test alone, it records the previous policy's verdict
     python benchmarks/realtext_bench.py --n 200 1000 --out benchmarks/.cache/rt.jsonl
     python benchmarks/realtext_bench.py --n 5000 --null-pairs 10 --shift-pairs 5 --out ...
     python benchmarks/realtext_bench.py --table --out benchmarks/.cache/rt.jsonl
+
+Two processes on two cores: ``--part 0/2`` and ``--part 1/2``, each with its
+own ``--out`` (``rt.jsonl.0``, ``rt.jsonl.1``); ``--table --out rt.jsonl``
+reads every file whose name starts with that name.
 """
 
 from __future__ import annotations
@@ -122,8 +126,9 @@ def run(args: argparse.Namespace, emb: np.ndarray, topic: np.ndarray) -> None:
             else ([r] if r < args.shift_pairs else [])
         )
     ]
+    part, parts = (int(x) for x in args.part.split("/"))
     with args.out.open("a") as out:
-        for n, scenario, pair in plan:
+        for n, scenario, pair in plan[part::parts]:
             todo = [a for a in args.alpha if (scenario, n, pair, a) not in done]
             if todo:
                 _run_pair(out, emb, topic, (n, scenario, pair), todo, args.tests)
@@ -232,10 +237,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/.cache/realtext_results.jsonl"))
     ap.add_argument("--tests", nargs="+", help="run only these tests (default: the suite's)")
     ap.add_argument("--partial", action="store_true", help="corpus rows embedded so far")
+    ap.add_argument(
+        "--part", default="0/1", help="I/K: run every K-th pair from the I-th (parallel runs)"
+    )
     ap.add_argument("--table", action="store_true", help="print the tables of --out and exit")
     args = ap.parse_args()
     if args.table:
-        rows = [json.loads(x) for x in args.out.read_text().splitlines()]
+        rows = [
+            json.loads(x)
+            for f in sorted(args.out.parent.glob(args.out.name + "*"))
+            for x in f.read_text().splitlines()
+        ]
         for alpha in sorted({r["alpha"] for r in rows}):
             print(f"\nalpha = {alpha}\n\n{table(rows, alpha)}")
         return
