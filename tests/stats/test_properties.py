@@ -94,13 +94,25 @@ def test_every_p_value_is_in_the_unit_interval(data: tuple, seed: int) -> None:
     assert result.explanation is not None and 0.0 <= result.explanation.p_value <= 1.0
 
 
+#: neighbour statistics: among exactly equal rows, neighbours are drawn at random
+#: (never by label), so on repeated rows their p-value is a fair draw, not 1
+TIE_DRAWN = {"knn", "isolation", "combined"}
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hnp.arrays(np.float64, st.tuples(st.integers(12, 30), st.integers(1, 4)), elements=values))
 def test_identical_samples_never_drift(x: np.ndarray) -> None:
+    """Each row's copy is its nearest neighbour across the windows; with repeated rows
+    (ties) the neighbour statistics are exact tests at alpha instead, so only the
+    others are held to "never" there."""
     assume(np.ptp(x, axis=0).max() > 1e-3)
+    repeated = len(np.unique(x, axis=0)) < len(x)
     result = run_suite(x, x.copy(), tests=ALL_TESTS, n_permutations=50, min_samples=10, alpha=0.05)
-    assert result.verdict == "no_drift"
-    flagged = [name for name, t in result.tests.items() if t.drift]
+    if not repeated:
+        assert result.verdict == "no_drift"
+    flagged = [
+        name for name, t in result.tests.items() if t.drift and not (repeated and name in TIE_DRAWN)
+    ]
     assert flagged == []
     for name in ("centroid", "ks", "psi_norm", "frechet", "geometry"):
         assert result.tests[name].statistic == pytest.approx(0.0, abs=1e-9), name
