@@ -1,7 +1,7 @@
 """The verdict on real text: manual-page paragraphs embedded by multilingual-e5-small.
 
 The fixture ``data/realtext_slice.npz`` is a float16 slice of the corpus of
-``benchmarks/realtext_corpus.py`` (up to 250 paragraphs per topic, 11 topics,
+``benchmarks/realtext_corpus.py`` (up to 250 paragraphs per topic, 12 topics,
 384 dimensions, no texts). The full benchmark is ``benchmarks/realtext_bench.py``.
 """
 
