@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 #: read at import, before any test clears DRIFTMON_* variables
@@ -35,15 +38,41 @@ def fresh_postgres_schema(prefix: str = "t_") -> Iterator[str]:
         admin.dispose()
 
 
-def postgres_schema_url() -> Iterator[str]:
-    """Like :func:`fresh_postgres_schema`, skipping (as a missing service) without PostgreSQL."""
+def require_postgres() -> str:
+    """POSTGRES_URL, or a skip that ``.ci/run`` counts as a missing service."""
     if not POSTGRES_URL:
         pytest.skip(
             f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
             "postgresql://postgres@127.0.0.1:5432/test)"
         )
+    return POSTGRES_URL
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """Like :func:`fresh_postgres_schema`, skipping (as a missing service) without PostgreSQL."""
+    require_postgres()
     with fresh_postgres_schema() as url:
         yield url
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``predicate`` (another process is working) until true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (httpx.TransportError, OSError):  # not listening yet
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Receiver:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support import free_port
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -42,18 +42,12 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in lines[0], (needle, lines[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Path:
     """A copy of examples/ with a free port."""
     shutil.copytree(EXAMPLES, tmp_path / "ex", ignore=shutil.ignore_patterns("*.db*"))
     cfg = tmp_path / "ex" / "quickstart.toml"
-    cfg.write_text(cfg.read_text().replace("127.0.0.1:9108", f"127.0.0.1:{_free_port()}"))
+    cfg.write_text(cfg.read_text().replace("127.0.0.1:9108", f"127.0.0.1:{free_port()}"))
     return cfg
 
 
@@ -126,7 +120,7 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     proc = driftmon(
         "db",
         "upgrade",
-        env={"DRIFTMON_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{_free_port()}/x"},
+        env={"DRIFTMON_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/x"},
         cwd=tmp_path,
     )
     _one_line_error(proc, "unreachable")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support import MIGRATIONS_HEAD as HEAD
-from support import POSTGRES_URL, SERVICE_MISSING
+from support import require_postgres
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DRIFTMON = shutil.which("driftmon") or "driftmon"
@@ -171,11 +171,9 @@ def test_options_first_and_unknown_options_name_the_command(tmp_path: Path) -> N
 
 
 def test_wrong_postgres_database_name_is_not_unreachable(tmp_path: Path) -> None:
-    if not POSTGRES_URL:
-        pytest.skip(f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL)")
     from sqlalchemy.engine import make_url
 
-    url = make_url(POSTGRES_URL).set(database="driftmon_no_such_db")
+    url = make_url(require_postgres()).set(database="driftmon_no_such_db")
     cfg = tmp_path / "pg.toml"
     cfg.write_text(f"[database]\nurl = '{url.render_as_string(hide_password=False)}'\n")
     proc = driftmon("db", "upgrade", "-c", str(cfg))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import SERVICE_MISSING, Receiver
+from support import SERVICE_MISSING, Receiver, free_port
 
 from monitor.alerting.rules import Transition
 from monitor.clock import FixedClock
@@ -27,17 +26,11 @@ from monitor.storage.migrate import upgrade
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
     if BINARY is None:
         pytest.skip(f"{SERVICE_MISSING} Alertmanager (apt-get install prometheus-alertmanager)")
-    port = _port()
+    port = free_port()
     (tmp_path / "am.yml").write_text(f"""
 route:
   receiver: hook

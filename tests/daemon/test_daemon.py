@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from support import POSTGRES_URL, SERVICE_MISSING, postgres_schema_url
+from support import POSTGRES_URL, SERVICE_MISSING, free_port, postgres_schema_url
 
 from monitor.app import Agent
 from monitor.config import load_settings
@@ -27,12 +26,6 @@ from monitor.storage.migrate import upgrade
 from monitor.storage.schema import DriftRun, JobRun
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +65,7 @@ def quickstart(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES, tmp_path / "ex", ignore=shutil.ignore_patterns("*.db*"))
     cfg = tmp_path / "ex" / "quickstart.toml"
     cfg.write_text(
-        cfg.read_text().replace('listen = "127.0.0.1:9108"', f'listen = "127.0.0.1:{_port()}"')
+        cfg.read_text().replace('listen = "127.0.0.1:9108"', f'listen = "127.0.0.1:{free_port()}"')
     )
     subprocess.run(
         [sys.executable, "-m", "monitor", "db", "upgrade", "-c", str(cfg)],
@@ -262,7 +255,7 @@ def own_postgres() -> Iterator[tuple[str, list[str]]]:
     data = top / "pgdata"
     data.mkdir()
     shutil.chown(data, "postgres")
-    port = _port()
+    port = free_port()
 
     def as_pg(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -304,7 +297,7 @@ def test_readyz_follows_the_database_without_a_restart(
 ) -> None:
     url, ctl = own_postgres
     (tmp_path / "c.toml").write_text(
-        f'[database]\nurl = "{url}"\n[server]\nlisten = "127.0.0.1:{_port()}"\n'
+        f'[database]\nurl = "{url}"\n[server]\nlisten = "127.0.0.1:{free_port()}"\n'
     )
     settings = load_settings(tmp_path / "c.toml")
     agent = Agent(settings)

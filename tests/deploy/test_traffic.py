@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,10 @@ import httpx
 import pytest
 import yaml
 from deploy_support import DEPLOY, ROOT
-from support import Receiver
+from support import Receiver, free_port
 from test_dockerfile import healthcheck_command
 
 from monitor.traffic import Plan, drift_share_at
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthz(url: str) -> bool:
@@ -47,7 +40,7 @@ def stack_agent(
     )
     shutil.copytree(ROOT / "examples" / "canaries", tmp_path / "canaries")
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    port = _port()
+    port = free_port()
     env = {
         **os.environ,
         **compose["services"]["driftmon"]["environment"],
@@ -119,7 +112,7 @@ def test_traffic_fills_the_stack_agent(stack_agent: tuple[str, dict[str, str]]) 
     # the Dockerfile's HEALTHCHECK, as Docker would run it in the container
     hc = healthcheck_command()
     assert subprocess.run(hc, env=env, timeout=30).returncode == 0
-    wrong = {**env, "DRIFTMON_SERVER_LISTEN": f"127.0.0.1:{_port()}"}
+    wrong = {**env, "DRIFTMON_SERVER_LISTEN": f"127.0.0.1:{free_port()}"}
     assert subprocess.run(hc, env=wrong, capture_output=True, timeout=30).returncode != 0
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +21,7 @@ import httpx
 import pytest
 from fault_helpers import DRIFTMON, driftmon, write_config
 from sqlalchemy import create_engine, text
-from support import POSTGRES_URL, fresh_postgres_schema
+from support import POSTGRES_URL, free_port, fresh_postgres_schema, require_postgres, wait_for
 from tcp_proxy import Proxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -36,28 +34,9 @@ ITEMS = [
 ]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.TransportError, OSError):
-            pass
-        time.sleep(0.2)  # another process is working; poll it with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def schema_url() -> Iterator[str]:
-    if not POSTGRES_URL:
-        pytest.skip("service unavailable: PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL)")
+    require_postgres()
     with fresh_postgres_schema("faults_") as url:
         yield url
 
@@ -90,7 +69,7 @@ def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: s
     )
     (tmp_path / "c.jsonl").write_text("".join(json.dumps(i) + "\n" for i in ITEMS))
     (tmp_path / "c.qrels").write_text("q1 0 d1 1\nq2 0 d2 1\n")
-    port = _port()
+    port = free_port()
     body = f"""
         [server]
         listen = "127.0.0.1:{port}"
@@ -128,7 +107,7 @@ def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: s
     client = httpx.Client(timeout=30)
     engine = _engine(schema_url)
     try:
-        _until(
+        wait_for(
             lambda: (
                 "driftmon_canary_min_cosine" in _stored_series(client.get(f"{base}/metrics").text)
             ),
@@ -137,7 +116,7 @@ def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: s
         )
         # the first cycle's later jobs write too, and /readyz tracks the last write: let the
         # cycle finish before a fault is injected
-        _until(lambda: _cycle_done(client.get(f"{base}/api/v1/status").json()), 120, "a cycle")
+        wait_for(lambda: _cycle_done(client.get(f"{base}/api/v1/status").json()), 120, "a cycle")
         before = _stored_series(client.get(f"{base}/metrics").text)
         assert before
 
@@ -176,7 +155,7 @@ def test_readyz_and_metrics_follow_database_faults(tmp_path: Path, schema_url: s
         assert _stored_series(during.text) == before
         assert client.get(f"{base}/readyz").status_code == 503
         proxy.restore()
-        _until(
+        wait_for(
             lambda: client.get(f"{base}/readyz").json()["checks"]["database"] == "ok",
             60,
             "recovery",

@@ -13,16 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import POSTGRES_URL
+from support import require_postgres
 
 SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
 
 
 def _soak(seconds: int) -> dict[str, object]:
-    if not POSTGRES_URL:
-        pytest.skip("service unavailable: PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL)")
     done = subprocess.run(
-        [sys.executable, str(SOAK), "--db", POSTGRES_URL, "--seconds", str(seconds)],
+        [sys.executable, str(SOAK), "--db", require_postgres(), "--seconds", str(seconds)],
         capture_output=True,
         text=True,
         timeout=seconds + 400,

@@ -22,14 +22,12 @@ from prom_support import (
     ALERTS,
     POSTGRES_URL,
     RULES,
-    SERVICE_MISSING,
     DemoAgent,
-    free_port,
     query,
     stop,
     wait_for,
 )
-from support import fresh_postgres_schema
+from support import SERVICE_MISSING, free_port, fresh_postgres_schema, require_postgres
 
 DEMO_TIMEOUT = 180.0  # the demo takes 15 s on 2 idle cores, 80 s when they are busy
 PROMETHEUS_TIMEOUT = 40.0
@@ -132,11 +130,7 @@ def demo(demo_process: DemoProcess) -> DemoAgent:
 @pytest.fixture(scope="session")
 def postgres_demo(request: pytest.FixtureRequest) -> DemoAgent:
     """The demo agent that wrote to PostgreSQL (skipped without DRIFTMON_TEST_POSTGRES_URL)."""
-    if not POSTGRES_URL:
-        pytest.skip(
-            f"{SERVICE_MISSING} PostgreSQL (set DRIFTMON_TEST_POSTGRES_URL, e.g. "
-            "postgresql://postgres@127.0.0.1:5432/test)"
-        )
+    require_postgres()
     agent: DemoAgent = request.getfixturevalue("demo")
     assert agent.database_url is not None
     return agent

@@ -6,7 +6,6 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ GRAFANA = ROOT / "grafana"
 RULES = ALERTS / "driftmon.rules.yml"
 RULE_TESTS = ALERTS / "driftmon.rules.test.yml"
 #: .ci/run fails the build when a skip reason starts with this
-SERVICE_MISSING = "service unavailable:"
 PROM_TYPE = "prometheus"
 SQL_TYPE = "grafana-postgresql-datasource"
 #: metrics the dashboards and rules may use besides driftmon's own
@@ -102,13 +100,6 @@ def alert_blocks() -> dict[str, str]:
 
 def metric_names(text: str) -> set[str]:
     return set(re.findall(r"\bdriftmon_[a-z_]+\b", text))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for(

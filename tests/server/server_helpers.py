@@ -8,37 +8,19 @@ import signal
 import socket
 import subprocess
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+from support import free_port, wait_for
 
 TOKEN = "ingest-token-0123456789"
 STATUS_TOKEN = "status-token-9876543210"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DRIFTMON = str(Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "driftmon")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (httpx.TransportError, OSError):
-            pass
-        time.sleep(0.1)  # another process is working; there is no clock to inject across it
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def driftmon() -> str:
