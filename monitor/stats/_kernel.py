@@ -39,31 +39,37 @@ from numpy.typing import NDArray
 __all__ = [
     "KernelMatrix",
     "build_kernel_matrices",
+    "pair_indices",
     "pair_sqdists",
 ]
 
 _CHUNK = 128
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: threads for element-wise passes over pooled matrices (numpy releases the GIL in them)
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def pair_indices(
+    n: int, rng: np.random.Generator, max_pairs: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Distinct row pairs ``(i, j)`` of ``n`` rows: all when at most ``max_pairs``, else a sample.
+
+    The sample is ``max_pairs`` uniformly random pairs drawn with ``rng``. No
+    labels are used, so quantities derived from them (the median bandwidth)
+    keep permutation tests exact.
+    """
+    if n * (n - 1) // 2 <= max_pairs:
+        i, j = np.triu_indices(n, k=1)
+        return i, j
+    i = rng.integers(0, n, size=max_pairs)
+    j = rng.integers(0, n - 1, size=max_pairs)
+    return i, j + (j >= i)  # uniform over j != i
 
 
 def pair_sqdists(
     z: NDArray[np.floating[Any]], rng: np.random.Generator, max_pairs: int
 ) -> NDArray[np.float64]:
-    """Squared Euclidean distances of distinct row pairs of ``z`` (shape (N, d)).
-
-    All pairs when there are at most ``max_pairs`` of them, else ``max_pairs``
-    uniformly random pairs drawn with ``rng``. No labels are used, so
-    quantities derived from them (the median bandwidth) keep permutation
-    tests exact.
-    """
-    n = z.shape[0]
-    total = n * (n - 1) // 2
-    if total <= max_pairs:
-        i, j = np.triu_indices(n, k=1)
-    else:
-        i = rng.integers(0, n, size=max_pairs)
-        j = rng.integers(0, n - 1, size=max_pairs)
-        j = j + (j >= i)  # uniform over j != i
+    """Squared Euclidean distances of the :func:`pair_indices` pairs of rows of ``z`` (N, d)."""
+    i, j = pair_indices(z.shape[0], rng, max_pairs)
     diff = z[i] - z[j]
     return np.asarray(np.einsum("ij,ij->i", diff, diff), dtype=np.float64)
 
@@ -153,9 +159,9 @@ def build_kernel_matrices(
             sums[name][lo:hi] = blk.sum(axis=1)
 
     starts = range(0, size, _CHUNK)
-    if _WORKERS > 1 and size >= 4 * _CHUNK:
+    if WORKERS > 1 and size >= 4 * _CHUNK:
         # numpy ufuncs release the GIL: element-wise passes use every core, like BLAS
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(chunk, starts))
     else:
         for lo in starts:

@@ -28,6 +28,7 @@ nearest neighbor type coincidences. Ann. Statist. 16(2), 772-783.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +36,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from monitor.stats._kernel import WORKERS as _WORKERS
 from monitor.stats._workspace import STREAM_KNN, Workspace
 
 __all__ = ["K_GRAPH", "K_ISOLATION", "KnnGraph", "knn_graph"]
 
 K_GRAPH = 10
 K_ISOLATION = 5
-_ROWS = 1024
+_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,12 @@ def _compute(ws: Workspace, k: int) -> KnnGraph:
     # ties (duplicate rows) never go by the labels' positions (pooled rows 0..n-1
     # are ref): columns are scanned in a random order, and rows with equal values
     # among their k + 1 best are ranked again with label-free random jitter, so
-    # each such row draws its own neighbours among the tied ones
-    gen = ws.rng(STREAM_KNN)
-    shuffle = gen.permutation(ws.n)
+    # each such row draws its own neighbours among the tied ones (one generator
+    # per block of rows: the result does not depend on which thread ran a block)
+    shuffle = ws.rng(STREAM_KNN).permutation(ws.n)
     index = np.empty((ws.n, k), dtype=np.intp)
-    for lo in range(0, ws.n, _ROWS):
+
+    def block(lo: int) -> None:
         hi = min(lo + _ROWS, ws.n)
         s = sims(lo, hi)
         local = np.arange(hi - lo)
@@ -154,9 +157,19 @@ def _compute(ws: Workspace, k: int) -> KnnGraph:
             sub = s[tied]
             sub[np.arange(tied.size)[:, None], picked[tied]] = values[tied]  # undo _top
             spread = np.abs(values[tied, :1]) * 1e-6 + np.finfo(sub.dtype).tiny
-            sub += gen.random(sub.shape, dtype=sub.dtype) * spread.astype(sub.dtype)
+            jitter = ws.rng(STREAM_KNN, lo).random(sub.shape, dtype=sub.dtype)
+            sub += jitter * spread.astype(sub.dtype)
             picked[tied] = _top(sub, picked.shape[1])[0]
         index[lo:hi] = shuffle[picked[:, :k]]
+
+    starts = range(0, ws.n, _ROWS)
+    if _WORKERS > 1 and len(starts) > 1:
+        # argmax, take and the arithmetic release the GIL: blocks use every core
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            list(pool.map(block, starts))
+    else:
+        for lo in starts:
+            block(lo)
     return KnnGraph(index=index, n_ref=ws.n_ref)
 
 

@@ -1,9 +1,10 @@
 """Centroid shift: cosine and Euclidean distance between the two sample means.
 
 For a label indicator ``a`` the ref-group sum is ``Z' a``; a batch of ``b``
-relabellings costs one ``(d, N) @ (N, b)`` product, so all ``B``
-permutations are always evaluated and the threshold -- the distance a
-no-drift reshuffle reaches at ``1 - alpha`` -- is precise.
+relabellings costs one ``(d, N) @ (N, b)`` product. Permutations stop early
+both ways (Besag-Clifford for "no drift", the early rejection look for
+"drift"); ``threshold`` -- the distance a no-drift reshuffle reaches at
+``1 - alpha`` -- comes from the permutations evaluated.
 """
 
 from __future__ import annotations
@@ -15,30 +16,20 @@ from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._workspace import Workspace
-from monitor.stats.permutation import Permuter, outcome_from_null
+from monitor.stats.permutation import (
+    outcome_from_null,
+    permutation_test,
+    stopping_rules,
+)
 from monitor.stats.result import TestResult
 
-__all__ = ["centroid_from_workspace", "centroid_test", "group_sums"]
+__all__ = ["centroid_from_workspace", "centroid_test", "ref_sums"]
 
 
-def group_sums(
-    ws: Workspace, rows: NDArray[np.floating[Any]], n_permutations: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Ref-group column sums of ``rows`` (N, d) for the true and all permuted labellings.
-
-    Returns
-    -------
-    observed : ndarray, shape (d,)
-    permuted : ndarray, shape (B, d)
-    total : ndarray, shape (d,)
-    """
-    total = rows.sum(axis=0, dtype=np.float64)
-    observed = rows[: ws.n_ref].sum(axis=0, dtype=np.float64)
-    parts = [
-        rows.T @ ws.permuter.batch_f32(j, size).astype(rows.dtype, copy=False)
-        for j, size in Permuter.schedule(n_permutations)
-    ]
-    return observed, np.concatenate(parts, axis=1).T.astype(np.float64), total
+def ref_sums(rows: NDArray[np.floating[Any]], batch: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Ref-group column sums of ``rows`` (N, d) for each labelling of ``batch`` (N, b): (b, d)."""
+    out: NDArray[np.float64] = (rows.T @ batch.astype(rows.dtype)).T.astype(np.float64)
+    return out
 
 
 def _cosine_distance(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -50,19 +41,35 @@ def _cosine_distance(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[
     return 1.0 - np.clip(cos, -1.0, 1.0)
 
 
-def centroid_from_workspace(ws: Workspace, *, alpha: float, n_permutations: int) -> TestResult:
+def centroid_from_workspace(
+    ws: Workspace, *, alpha: float, n_permutations: int, sequential: bool = True
+) -> TestResult:
     """:func:`centroid_test` on a prepared workspace."""
-    obs, perm, total = ws.cached(
-        ("group_sums", "pooled", n_permutations), lambda: group_sums(ws, ws.pooled, n_permutations)
-    )
+    rows = ws.pooled
+    total = rows.sum(axis=0, dtype=np.float64)
+    obs = rows[: ws.n_ref].sum(axis=0, dtype=np.float64)
     n, m = ws.n_ref, ws.n_cur
     mu_r, mu_c = obs / n, (total - obs) / m
-    pr, pc = perm / n, (total - perm) / m
     cos_obs = float(_cosine_distance(mu_r, mu_c))
     euc_obs = float(np.linalg.norm(mu_r - mu_c))
-    cos_out = outcome_from_null(cos_obs, _cosine_distance(pr, pc), stop_after=None, rel_tol=1e-7)
+    euc_null: list[NDArray[np.float64]] = []
+
+    def cosine(batch: NDArray[np.bool_]) -> NDArray[np.float64]:
+        sums = ref_sums(rows, batch)
+        pr, pc = sums / n, (total - sums) / m
+        euc_null.append(np.linalg.norm(pr - pc, axis=1))
+        return _cosine_distance(pr, pc)
+
+    cos_out = permutation_test(
+        cos_obs,
+        cosine,
+        ws.permuter,
+        n_permutations,
+        rel_tol=1e-7,
+        **stopping_rules(alpha, n_permutations, sequential),
+    )
     euc_out = outcome_from_null(
-        euc_obs, np.linalg.norm(pr - pc, axis=1), stop_after=None, rel_tol=1e-7
+        euc_obs, np.concatenate(euc_null)[: cos_out.n_used], stop_after=None, rel_tol=1e-7
     )
     # RMS distance of ref rows to their mean: sqrt(mean |r|² - |mean r|²)
     spread = float(np.sqrt(max(ws.sq_norms[:n].mean() - float(mu_r @ mu_r), 0.0)))
@@ -109,7 +116,7 @@ def centroid_test(
     alpha : float
         Level; ``threshold`` is the ``1 - alpha`` permutation quantile.
     n_permutations : int
-        Number of permutations (all are evaluated).
+        Maximum number of permutations (early stopping both ways).
     seed : int
 
     Returns

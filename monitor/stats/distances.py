@@ -18,7 +18,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
-from monitor.stats._kernel import KernelMatrix, build_kernel_matrices, pair_sqdists
+from monitor.stats._kernel import (
+    KernelMatrix,
+    build_kernel_matrices,
+    pair_indices,
+    pair_sqdists,
+)
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, STREAM_BANDWIDTH, Workspace
 from monitor.stats.permutation import (
     PermutationOutcome,
@@ -73,9 +78,18 @@ def parse_bandwidth(bandwidth: str | float) -> tuple[float | None, tuple[float, 
 
 
 def _pair_sample(ws: Workspace) -> NDArray[np.float64]:
-    return ws.cached(
-        "pair_sqdists", lambda: pair_sqdists(ws.pooled, ws.rng(STREAM_BANDWIDTH), MAX_MEDIAN_PAIRS)
-    )
+    """Squared distances of a label-free sample of pooled row pairs (read off the Gram if kept)."""
+
+    def make() -> NDArray[np.float64]:
+        gram = ws.get("gram")
+        if gram is None:
+            return pair_sqdists(ws.pooled, ws.rng(STREAM_BANDWIDTH), MAX_MEDIAN_PAIRS)
+        i, j = pair_indices(ws.n, ws.rng(STREAM_BANDWIDTH), MAX_MEDIAN_PAIRS)
+        sq = ws.centred_sq_norms
+        out: NDArray[np.float64] = np.maximum(sq[i] + sq[j] - 2.0 * gram[i, j], 0.0)
+        return out
+
+    return ws.cached("pair_sqdists", make)
 
 
 def resolve_bandwidth(ws: Workspace, bandwidth: str | float) -> tuple[float, tuple[float, ...]]:
@@ -90,8 +104,9 @@ def resolve_bandwidth(ws: Workspace, bandwidth: str | float) -> tuple[float, tup
         return fixed, scales
     dist = np.sqrt(_pair_sample(ws))
     # duplicates (repeated queries) would shrink h to nothing; "zero" is relative to
-    # the typical distance so that the rule survives rounding, rotation and shifts
-    positive = dist[dist > 1e-9 * dist.mean()] if dist.size else dist
+    # the typical distance so that the rule survives rounding (distances read off a
+    # float32 Gram matrix carry about 3e-4 of a row's norm), rotation and shifts
+    positive = dist[dist > 1e-3 * dist.mean()] if dist.size else dist
     h = float(np.median(positive)) if positive.size else 1.0
     return h, scales
 

@@ -9,7 +9,8 @@
 * Mean and standard deviation of the Euclidean norms.
 
 The test statistic is ``|anisotropy(cur) - anisotropy(ref)|`` with a
-permutation p-value (one ``(d, N) @ (N, b)`` product per batch); the other
+permutation p-value (one ``(d, N) @ (N, b)`` product per batch, early stopping
+both ways); the other
 quantities are descriptive and reported in ``details``.
 
 References
@@ -29,8 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from monitor.stats._checks import as_matrix, check_alpha, check_int, check_seed, require_samples
 from monitor.stats._workspace import Workspace
-from monitor.stats.centroid import group_sums
-from monitor.stats.permutation import outcome_from_null
+from monitor.stats.centroid import ref_sums
+from monitor.stats.permutation import permutation_test, stopping_rules
 from monitor.stats.result import TestResult
 
 __all__ = [
@@ -73,33 +74,39 @@ def _participation(a: NDArray[np.floating[Any]]) -> float:
     return tr * tr / fro2 if fro2 > 0 else 0.0
 
 
-def geometry_from_workspace(ws: Workspace, *, alpha: float, n_permutations: int) -> TestResult:
+def geometry_from_workspace(
+    ws: Workspace, *, alpha: float, n_permutations: int, sequential: bool = True
+) -> TestResult:
     """:func:`geometry_test` on a prepared workspace."""
     unit = ws.unit
     nonzero = (ws.inv_norms > 0).astype(np.float64)
-    obs, perm, total = ws.cached(
-        ("group_sums", "unit", n_permutations), lambda: group_sums(ws, unit, n_permutations)
-    )
+    total = unit.sum(axis=0, dtype=np.float64)
+    obs = unit[: ws.n_ref].sum(axis=0, dtype=np.float64)
     n, m = ws.n_ref, ws.n_cur
     nz_r, nz_c = float(nonzero[:n].sum()), float(nonzero[n:].sum())
     a_r = _aniso(np.dot(obs, obs), nz_r, n)
     a_c = _aniso(np.dot(total - obs, total - obs), nz_c, m)
-    # permuted labellings: nonzero counts per group from the same indicators
-    if nz_r + nz_c == ws.n:  # no zero rows: every group has all its rows
-        nz_perm = np.full(perm.shape[0], float(n))
-    else:
-        nz32 = nonzero.astype(np.float32)
-        nz_perm = np.concatenate(
-            [
-                nz32 @ ws.permuter.batch_f32(j, size)
-                for j, size in ws.permuter.schedule(n_permutations)
-            ]
-        ).astype(np.float64)
-    rest = total - perm
-    pa_r = _aniso(np.einsum("ij,ij->i", perm, perm), nz_perm, n)
-    pa_c = _aniso(np.einsum("ij,ij->i", rest, rest), nonzero.sum() - nz_perm, m)
+    all_nonzero = nz_r + nz_c == ws.n  # then every group has all its rows
+
+    def change(batch: NDArray[np.bool_]) -> NDArray[np.float64]:
+        perm = ref_sums(unit, batch)
+        rest = total - perm
+        # permuted labellings: nonzero counts per group from the same indicators
+        nz_perm = np.full(perm.shape[0], float(n)) if all_nonzero else nonzero @ batch
+        pa_r = _aniso(np.einsum("ij,ij->i", perm, perm), nz_perm, n)
+        pa_c = _aniso(np.einsum("ij,ij->i", rest, rest), nonzero.sum() - nz_perm, m)
+        out: NDArray[np.float64] = np.abs(pa_c - pa_r)
+        return out
+
     stat = float(abs(a_c - a_r))
-    out = outcome_from_null(stat, np.abs(pa_c - pa_r), stop_after=None, rel_tol=1e-7)
+    out = permutation_test(
+        stat,
+        change,
+        ws.permuter,
+        n_permutations,
+        rel_tol=1e-7,
+        **stopping_rules(alpha, n_permutations, sequential),
+    )
     nr, nc = ws.norms[:n], ws.norms[n:]
     return TestResult(
         name="geometry",

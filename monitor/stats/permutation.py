@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,8 +49,10 @@ __all__ = [
     "CALIBRATION_STREAM",
     "PermutationOutcome",
     "Permuter",
+    "StoppingRules",
     "besag_clifford_h",
     "early_rejection_look",
+    "stopping_rules",
     "two_stage_p_value",
     "outcome_from_null",
     "permutation_test",
@@ -61,6 +64,13 @@ CALIBRATION_STREAM = 0x5EED_0002
 _FIRST_BATCH = 32
 _MAX_BATCH = 256
 _CACHE_F32_ROWS = 16_384
+
+
+class StoppingRules(TypedDict):
+    """Keyword arguments of :func:`permutation_test` that decide when it stops."""
+
+    stop_after: int | None
+    reject_at: int | None
 
 
 @dataclass(frozen=True)
@@ -208,6 +218,16 @@ def early_rejection_look(alpha: float, n_permutations: int) -> int | None:
     """
     look = math.ceil(4.0 / alpha) - 1
     return look if 0 < look <= n_permutations // 2 else None
+
+
+def stopping_rules(alpha: float, n_permutations: int, sequential: bool) -> StoppingRules:
+    """``stop_after`` and ``reject_at`` of a test at ``alpha``: early stopping both ways or none."""
+    if not sequential:
+        return {"stop_after": None, "reject_at": None}
+    return {
+        "stop_after": besag_clifford_h(alpha, n_permutations),
+        "reject_at": early_rejection_look(alpha, n_permutations),
+    }
 
 
 def two_stage_p_value(exceedances: int, look: int, n_used: int) -> float:

@@ -21,7 +21,7 @@ Bins are the deciles of the pooled scalars (label-free), so
 (``(count + 1/2) / (total + bins/2)``) and the Jensen-Shannon divergence
 (base 2, in [0, 1]) of the raw shares can be recomputed for every label
 permutation from one ``(bins, N) @ (N, b)`` product; the p-value is the
-permutation p-value of PSI. The conventional PSI bands (< 0.1 negligible,
+permutation p-value of PSI (early stopping both ways). The conventional PSI bands (< 0.1 negligible,
 0.1-0.25 moderate, > 0.25 major) are given in ``effect_label`` only.
 
 References
@@ -42,7 +42,12 @@ from numpy.typing import ArrayLike, NDArray
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._neighbours import neighbours
 from monitor.stats._workspace import Workspace
-from monitor.stats.permutation import Permuter, outcome_from_null
+from monitor.stats.permutation import (
+    Permuter,
+    outcome_from_null,
+    permutation_test,
+    stopping_rules,
+)
 from monitor.stats.result import TestResult
 
 __all__ = [
@@ -119,6 +124,7 @@ def projection_from_workspace(
     alpha: float,
     n_permutations: int,
     bins: int = DEFAULT_BINS,
+    sequential: bool = True,
 ) -> TestResult:
     """:func:`projection_test` on a prepared workspace."""
     values, n_ref = scalars(ws, projection)
@@ -140,13 +146,25 @@ def projection_from_workspace(
         out[:, filled] = np.add.reduceat(grouped, starts, axis=0, dtype=np.int64).T
         return out
 
-    batches = permuter.schedule(n_permutations)
-    perm = np.concatenate([counts(permuter.batch(j, b)) for j, b in batches])
     value = float(psi(ref_counts, totals - ref_counts))
     js = float(js_divergence(ref_counts, totals - ref_counts))
-    out = outcome_from_null(value, psi(perm, totals - perm), stop_after=None, rel_tol=1e-9)
+    js_null: list[NDArray[np.float64]] = []
+
+    def psi_of(batch: NDArray[np.bool_]) -> NDArray[np.float64]:
+        perm = counts(batch)
+        js_null.append(js_divergence(perm, totals - perm))
+        return psi(perm, totals - perm)
+
+    out = permutation_test(
+        value,
+        psi_of,
+        permuter,
+        n_permutations,
+        rel_tol=1e-9,
+        **stopping_rules(alpha, n_permutations, sequential),
+    )
     js_out = outcome_from_null(
-        js, js_divergence(perm, totals - perm), stop_after=None, rel_tol=1e-9
+        js, np.concatenate(js_null)[: out.n_used], stop_after=None, rel_tol=1e-9
     )
     return TestResult(
         name=f"psi_{projection}",

@@ -251,6 +251,11 @@ def run_suite(
         )
     params = {"alpha": alpha, "n_permutations": n_permutations, "bandwidth": bandwidth}
     combined = "mmd" in names
+    kernels = [t for t in names if t in _KERNEL_TESTS]
+    if kernels and (combined or explain or any(t in names for t in _NEIGHBOUR_TESTS)):
+        # neighbours, the k-NN graph and the bandwidth read the pooled Gram matrix
+        # before the kernels are built from it
+        gram_for_neighbours(ws)
     plan: dict[str, Any] = {}
     if "mmd" in names:
         plan["mmd"] = resolve_bandwidth(ws, bandwidth)
@@ -258,8 +263,6 @@ def run_suite(
     if "energy" in names:
         plan["energy"] = None
     ws.put("kernel_plan", plan)
-    if plan and (combined or explain or any(t in names for t in _NEIGHBOUR_TESTS)):
-        gram_for_neighbours(ws)  # neighbours read the pooled Gram matrix before the kernels
     if explain or any(t in names for t in _NEIGHBOUR_TESTS):
         neighbours(ws)
     if combined:

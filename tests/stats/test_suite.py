@@ -61,6 +61,59 @@ def test_combined_stops_early_both_ways(rng: np.random.Generator) -> None:
     assert moved.tests["combined"].p_value == pytest.approx(1 / 80)
 
 
+def test_every_permutation_test_stops_early_both_ways(rng: np.random.Generator) -> None:
+    # a drift run should cost about what a quiet one does: no test of the default
+    # suite runs all its permutations, and each one that rejects stops at the look
+    ref = rng.standard_normal((150, 6))
+    same = run_suite(ref, rng.standard_normal((150, 6)), alpha=0.05, seed=3, explain=False)
+    moved = run_suite(
+        ref, rng.standard_normal((150, 6)) * 1.3 + 0.8, alpha=0.05, seed=3, explain=False
+    )
+    permuted = {n for n, t in moved.tests.items() if "n_permutations_used" in t.details}
+    assert {"mmd", "energy", "centroid", "psi_norm", "geometry", "classifier"} <= permuted
+    for result in (same, moved):
+        for name in permuted:
+            t = result.tests[name]
+            # only a p-value near alpha needs every permutation to decide
+            near_alpha = 0.01 < t.p_value < 0.06  # type: ignore[operator]
+            assert t.details["n_permutations_used"] < 1000 or near_alpha, name
+    for name in ("mmd", "energy", "centroid", "psi_norm", "geometry"):  # clear rejections
+        assert moved.tests[name].details["n_permutations_used"] == 79, name
+        assert moved.tests[name].p_value == pytest.approx(1 / 80), name
+
+
+def test_the_knn_graph_does_not_depend_on_the_threads(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.stats import _knn
+    from monitor.stats._workspace import Workspace
+
+    # 1,300 pooled rows: three blocks; repeated rows exercise the per-block tie jitter
+    base = rng.standard_normal((500, 8))
+    ref, cur = np.concatenate([base, base[:150]]), rng.standard_normal((650, 8))
+    graphs = []
+    for workers in (1, 2, 4):
+        monkeypatch.setattr(_knn, "_WORKERS", workers)
+        graphs.append(_knn.knn_graph(Workspace(ref, cur, seed=5)).index)
+    assert (graphs[0] == graphs[1]).all() and (graphs[0] == graphs[2]).all()
+
+
+def test_the_bandwidth_read_off_the_gram_matrix_is_the_direct_one(
+    rng: np.random.Generator,
+) -> None:
+    from monitor.stats._neighbours import gram_for_neighbours
+    from monitor.stats._workspace import Workspace
+    from monitor.stats.distances import resolve_bandwidth
+
+    ref = rng.standard_normal((300, 16)).astype(np.float32) + 3.0  # a large shared mean
+    cur = np.concatenate([ref[:200], rng.standard_normal((100, 16)).astype(np.float32) + 3.0])
+    direct = resolve_bandwidth(Workspace(ref, cur, seed=1), "median")[0]
+    ws = Workspace(ref, cur, seed=1)
+    gram_for_neighbours(ws)
+    assert ws.has("gram")
+    assert resolve_bandwidth(ws, "median")[0] == pytest.approx(direct, rel=1e-5)
+
+
 def test_without_mmd_holm_decides(rng: np.random.Generator) -> None:
     ref, cur = rng.standard_normal((80, 5)), rng.standard_normal((80, 5)) + 0.4
     result = run_suite(ref, cur, tests=PRIMARY_TESTS[1:], alpha=0.05, n_permutations=200)
