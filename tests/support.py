@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +20,15 @@ import pytest
 POSTGRES_URL = os.environ.get("DRIFTMON_TEST_POSTGRES_URL", "")
 #: .ci/run fails the build when a skip reason starts with this
 SERVICE_MISSING = "service unavailable:"
+
+
+def _console_script() -> str:
+    beside = Path(sys.executable).parent / "driftmon"  # the venv running the tests
+    return str(beside) if beside.exists() else shutil.which("driftmon") or "driftmon"
+
+
+#: the installed console script, also when the venv running the tests is not activated
+DRIFTMON = _console_script()
 
 
 @contextmanager

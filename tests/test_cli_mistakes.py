@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import DRIFTMON, require_postgres
 from support import MIGRATIONS_HEAD as HEAD
-from support import require_postgres
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-DRIFTMON = shutil.which("driftmon") or "driftmon"
 
 
 def driftmon(

@@ -12,13 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import DRIFTMON
 from support import MIGRATIONS_HEAD as HEAD
 
 from monitor.cli.reference import commands, commands_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-DRIFTMON = shutil.which("driftmon")
 
 
 def _block(name: str) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-DRIFTMON = shutil.which("driftmon") or "driftmon"
+from support import DRIFTMON
 
 
 def driftmon(

@@ -21,6 +21,7 @@ from deploy_support import (
     host_port,
     listen_port,
 )
+from support import DRIFTMON
 
 from monitor.config import load_settings
 
@@ -241,7 +242,7 @@ def test_the_stack_config_is_valid_for_the_agent(tmp_path: Path) -> None:
     shutil.copytree(DEPLOY.parent / "examples" / "canaries", tmp_path / "canaries")
     done = subprocess.run(
         [
-            shutil.which("driftmon") or "driftmon",
+            DRIFTMON,
             "config",
             "check",
             str(tmp_path / "driftmon.toml"),
@@ -249,7 +250,7 @@ def test_the_stack_config_is_valid_for_the_agent(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": str(Path(shutil.which("driftmon") or "x").parent), **env},
+        env={"PATH": str(Path(DRIFTMON).parent), **env},
     )
     assert done.returncode == 0, done.stderr
     assert "0.0.0.0:9108" in done.stdout

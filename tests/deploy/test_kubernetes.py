@@ -3,7 +3,6 @@ check`, every file it names is mounted from the ConfigMap, every variable is set
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,6 +15,7 @@ from deploy_support import (
     check_agent_env,
     listen_port,
 )
+from support import DRIFTMON
 
 from monitor.config import load_settings
 from monitor.inputs import read_canary_set
@@ -57,14 +57,12 @@ def materialise(tmp: Path) -> tuple[Path, dict[str, str], dict[str, Any]]:
 
 def test_the_configmap_config_passes_driftmon_config_check(tmp_path: Path) -> None:
     config, env, _ = materialise(tmp_path)
-    driftmon = shutil.which("driftmon")
-    assert driftmon
     done = subprocess.run(
-        [driftmon, "config", "check", str(config)],
+        [DRIFTMON, "config", "check", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": str(Path(driftmon).parent), **env},
+        env={"PATH": str(Path(DRIFTMON).parent), **env},
     )
     assert done.returncode == 0, done.stderr
     assert check_agent_env(env, config, "driftmon") == []

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 from deploy_support import DEPLOY, ROOT
-from support import Receiver, free_port
+from support import DRIFTMON, Receiver, free_port
 from test_dockerfile import healthcheck_command
 
 from monitor.traffic import Plan, drift_share_at
@@ -48,13 +48,11 @@ def stack_agent(
         "DRIFTMON_DATABASE_URL": db_url,
         "DRIFTMON_SERVER_LISTEN": f"127.0.0.1:{port}",
     }
-    driftmon = shutil.which("driftmon")
-    assert driftmon
     subprocess.run(
-        [driftmon, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120
+        [DRIFTMON, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120
     )
     with (tmp_path / "agent.log").open("wb") as log:
-        proc = subprocess.Popen([driftmon, "run", "--log-format", "json"], env=env, stderr=log)
+        proc = subprocess.Popen([DRIFTMON, "run", "--log-format", "json"], env=env, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -111,6 +109,7 @@ def test_traffic_fills_the_stack_agent(stack_agent: tuple[str, dict[str, str]]) 
 
     # the Dockerfile's HEALTHCHECK, as Docker would run it in the container
     hc = healthcheck_command()
+    hc[0] = sys.executable if hc[0] == "python" else hc[0]  # the image's python is on PATH
     assert subprocess.run(hc, env=env, timeout=30).returncode == 0
     wrong = {**env, "DRIFTMON_SERVER_LISTEN": f"127.0.0.1:{free_port()}"}
     assert subprocess.run(hc, env=wrong, capture_output=True, timeout=30).returncode != 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
+from support import DRIFTMON
+
 #: the console script of this environment (the branch's code, as a user runs it)
-DRIFTMON = str(Path(sys.executable).with_name("driftmon"))
 
 
 def write_config(folder: Path, db_url: str, body: str) -> Path:

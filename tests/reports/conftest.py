@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright_api
+from support import DRIFTMON
 
 
 def chromium_path() -> str:
@@ -45,7 +45,7 @@ def _free_port() -> int:
 def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
     folder = tmp_path_factory.mktemp("served-demo")
     port = _free_port()
-    exe = Path(sys.executable).with_name("driftmon")
+    exe = Path(DRIFTMON)
     proc = subprocess.Popen(
         [str(exe), "demo", "--serve", "--listen", f"127.0.0.1:{port}", "--dir", str(folder)],
         stdout=subprocess.PIPE,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ServedDemo
+from support import DRIFTMON
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ class _Receiver(ThreadingHTTPServer):
 
 
 def _driftmon(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("driftmon")
+    exe = Path(DRIFTMON)
     return subprocess.run(
         [str(exe), *args], capture_output=True, text=True, timeout=120, cwd=folder
     )

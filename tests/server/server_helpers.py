@@ -15,17 +15,16 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from support import free_port, wait_for
+from support import DRIFTMON, free_port, wait_for
 
 TOKEN = "ingest-token-0123456789"
 STATUS_TOKEN = "status-token-9876543210"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-DRIFTMON = str(Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "driftmon")
 
 
 def driftmon() -> str:
     """The installed console script of this checkout (the venv's, else the one on PATH)."""
-    return DRIFTMON if os.path.exists(DRIFTMON) else "driftmon"
+    return DRIFTMON
 
 
 @dataclass

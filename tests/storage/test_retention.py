@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from support import DRIFTMON
 
 from monitor.clock import FixedClock
 from monitor.config import Settings, load_settings
@@ -277,7 +278,7 @@ def test_run_once_prune_through_the_console_script(tmp_path: Path) -> None:
     db.dispose()
     (tmp_path / "d.toml").write_text(f'[database]\nurl = "{url}"\n')
     done = subprocess.run(
-        ["driftmon", "run-once", "prune", "-c", str(tmp_path / "d.toml")],
+        [DRIFTMON, "run-once", "prune", "-c", str(tmp_path / "d.toml")],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -293,7 +294,7 @@ def test_run_once_prune_through_the_console_script(tmp_path: Path) -> None:
 def test_bad_retention_settings_are_one_line(tmp_path: Path, bad: str) -> None:
     (tmp_path / "d.toml").write_text(f"[retention]\n{bad}\n")
     done = subprocess.run(
-        ["driftmon", "config", "check", str(tmp_path / "d.toml")],
+        [DRIFTMON, "config", "check", str(tmp_path / "d.toml")],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2
@@ -310,7 +311,9 @@ def test_bad_retention_settings_are_one_line(tmp_path: Path, bad: str) -> None:
     ),
 )
 def test_any_retention_value_loads_or_is_one_config_error(key: str, value: object) -> None:
-    text = f"[retention]\n{key} = {json.dumps(value, ensure_ascii=False)}\n"
+    # TOML, unlike JSON, wants DEL escaped in a string
+    literal = json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    text = f"[retention]\n{key} = {literal}\n"
     try:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "d.toml"
