@@ -17,11 +17,15 @@ every permutation p-value is exact.
 ``--oracle`` prints, per topic, the Mahalanobis distance between the topic
 and the rest that the held-out AUC of a linear discriminant implies
 (sqrt 2 x probit of the AUC; fitted on 8000 rows, AUC on the rest) and the
-power at alpha 0.05 of a z-test that *knew* the topic's direction: about the
-best any test can do at a share p of that topic.
+power at alpha 0.05 of a z-test that *knew* the topic's direction; then the
+power of Hotelling's test of the mean in the top r principal components with
+the covariance known (``hotelling_bound``): what a test that must search r
+directions for the shift can do. ``--neighbours`` prints how often the
+nearest pooled neighbours of a new topic's rows are current rows.
 
     python benchmarks/realtext_candidates.py --cells new-5:1000 new-10:1000 null:1000 --pairs 20
     python benchmarks/realtext_candidates.py --oracle
+    python benchmarks/realtext_candidates.py --neighbours --pairs 12
 """
 
 from __future__ import annotations
@@ -132,6 +136,92 @@ def oracle(emb: np.ndarray, topic: np.ndarray, names: np.ndarray) -> None:
         print(f"| {names[t]} | {auc:.3f} | {dist:.2f} | {power[0]:.2f} / {power[1]:.2f} |")
 
 
+def hotelling_bound(emb: np.ndarray, topic: np.ndarray, names: np.ndarray) -> None:
+    """Power of the best test of the *mean* confined to the top r principal components.
+
+    Per topic: ``delta`` = topic mean minus the mean of the rest, ``C`` = the
+    covariance of the rest (the reference), ``D2_r`` = ``delta' C^-1 delta``
+    restricted to the top ``r`` components of ``C``. A new topic at share p
+    shifts the mean by ``p delta``; Hotelling's test in those r components with
+    ``C`` known has a non-central chi-square with r degrees of freedom and
+    ``lambda = (n / 2) p^2 D2_r`` (n per side). No omnibus mean test that must
+    look in r directions does better; MMD and the neighbour tests also see
+    changes of shape, so they can exceed it a little.
+    """
+    from scipy.stats import chi2, ncx2
+
+    cells = ((0.05, 1000), (0.10, 1000), (0.20, 200))
+    ranks = (4, 16, 64)
+    print(
+        "| topic | "
+        + " | ".join(f"D2, r = {r}" for r in ranks)
+        + " | "
+        + " | ".join(f"power r = {r} (5 % / 10 % / 20 % at n = 200)" for r in ranks)
+        + " |"
+    )
+    print("|---|" + "---:|" * (2 * len(ranks)))
+    table = []
+    for t in range(int(topic.max()) + 1):
+        a, b = emb[topic == t], emb[topic != t]
+        delta = a.mean(0) - b.mean(0)
+        vals, vecs = np.linalg.eigh(np.cov(b.T))
+        order = np.argsort(vals)[::-1]
+        d2s, powers = [], []
+        for r in ranks:
+            top = order[:r]
+            d2 = float(((vecs[:, top].T @ delta) ** 2 / vals[top]).sum())
+            crit = chi2.isf(0.05, r)
+            d2s.append(d2)
+            powers.append([float(ncx2.sf(crit, r, n / 2 * p * p * d2)) for p, n in cells])
+        table.append(powers)
+        print(
+            f"| {names[t]} | "
+            + " | ".join(f"{d:.2f}" for d in d2s)
+            + " | "
+            + " | ".join(" / ".join(f"{v:.2f}" for v in pw) for pw in powers)
+            + " |"
+        )
+    mean = np.mean(np.asarray(table), axis=0)
+    print("| mean | | | | " + " | ".join(" / ".join(f"{v:.2f}" for v in pw) for pw in mean) + " |")
+
+
+def neighbour_shares(emb: np.ndarray, topic: np.ndarray, pairs: int) -> None:
+    """Share of current rows among the k nearest pooled neighbours, by kind of row.
+
+    For the new-topic scenarios: the new topic's rows (the last rows of
+    ``cur`` in ``make_pair``), the other current rows and the reference rows.
+    Under "no drift" every share is about 0.5; a clump of new-topic rows would
+    push theirs towards 1.
+    """
+    ks = (1, 5, 10, 20)
+    for scenario, n in (("new-5", 1000), ("new-10", 1000), ("new-20", 200)):
+        shares: dict[tuple[int, str], list[float]] = {}
+        for pair in range(pairs):
+            rng = np.random.default_rng([n, realtext_bench.SCENARIOS.index(scenario), pair])
+            ref, cur, _ = realtext_bench.make_pair(topic, scenario, n, pair, rng)
+            x = np.concatenate([emb[ref], emb[cur]]).astype(np.float64)
+            size, new = x.shape[0], int(round(int(scenario[4:]) / 100 * n))
+            sims = x @ x.T
+            np.fill_diagonal(sims, -np.inf)
+            near = np.argsort(-sims, axis=1)[:, : max(ks)]
+            is_cur = np.arange(size) >= n
+            kinds = {
+                "new topic": np.arange(size) >= size - new,
+                "other cur": is_cur & (np.arange(size) < size - new),
+                "ref": ~is_cur,
+            }
+            for k in ks:
+                share = is_cur[near[:, :k]].mean(axis=1)
+                for kind, rows in kinds.items():
+                    shares.setdefault((k, kind), []).append(float(share[rows].mean()))
+        print(f"{scenario} n={n} pairs={pairs}")
+        for k in ks:
+            print(
+                f"  k={k:>2}: "
+                + "  ".join(f"{kind} {np.mean(shares[(k, kind)]):.3f}" for kind in kinds)
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cells", nargs="+", default=["null:1000", "new-5:1000", "new-10:1000"])
@@ -139,12 +229,19 @@ def main() -> None:
     ap.add_argument("--permutations", type=int, default=200)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--oracle", action="store_true")
+    ap.add_argument("--neighbours", action="store_true", help="current share among neighbours")
     args = ap.parse_args()
     emb, topic = realtext_bench.load(None, partial=False)
+    if args.neighbours:
+        neighbour_shares(emb, topic, args.pairs)
+        return
     if args.oracle:
         import realtext_corpus
 
-        oracle(emb.astype(np.float64), topic, realtext_corpus.load()["topics"])
+        names = realtext_corpus.load()["topics"]
+        oracle(emb.astype(np.float64), topic, names)
+        print()
+        hotelling_bound(emb.astype(np.float64), topic, names)
         return
     for cell in args.cells:
         scenario, n = cell.split(":")[0], int(cell.split(":")[1])

@@ -8,6 +8,8 @@ that one measurement:
                  (per stratum above the block size, as the suite does it);
 * ``suite-null`` the full default suite (``run_suite``), nothing changed;
 * ``suite-drift`` the same with a new topic in 10 % of the current window;
+* ``verdict-null``, ``verdict-drift`` only what the verdict needs (``tests=["mmd"]``,
+                 no explanation: MMD, the k-NN graph and the combined loop);
 * ``mmd-null``   ``mmd_test`` alone, nothing changed;
 * peers' MMD (frouros: permutation test; evidently: MMD²_u with a bootstrap
   threshold; alibi-detect: needs PyTorch) when ``--peers`` and they import
@@ -82,11 +84,21 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
                 g = zz @ zz.T
                 del g, zz
 
-    elif what.startswith("suite"):
+    elif what.startswith(("suite", "verdict")):
         from monitor.stats import run_suite
 
+        # verdict-*: only what the verdict needs (mmd, the k-NN graph, the combined loop)
+        only = {"tests": ["mmd"], "explain": False} if what.startswith("verdict") else {}
+
         def run() -> None:
-            r = run_suite(ref, cur, n_permutations=spec["permutations"], seed=0)
+            r = run_suite(
+                ref,
+                cur,
+                alpha=spec["alpha"],
+                n_permutations=spec["permutations"],
+                seed=0,
+                **only,  # type: ignore[arg-type]
+            )
             out["verdict"] = r.verdict
             out["used"] = {k: t.details.get("n_permutations_used") for k, t in r.tests.items()}
 
@@ -94,7 +106,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         from monitor.stats import mmd_test
 
         def run() -> None:
-            r = mmd_test(ref, cur, n_permutations=spec["permutations"], seed=0)
+            r = mmd_test(ref, cur, alpha=spec["alpha"], n_permutations=spec["permutations"], seed=0)
             out["p_value"] = r.p_value
 
     elif what == "frouros":
@@ -230,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument(
+        "--alpha", type=float, default=0.01, help="level of the suite (drift.alpha default 0.01)"
+    )
+    parser.add_argument(
         "--what", nargs="+", default=["gram", "suite-null", "suite-drift", "mmd-null"]
     )
     parser.add_argument("--peers", action="store_true", help="also time peers' MMD")
@@ -265,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                     "d": d,
                     "what": what,
                     "permutations": args.permutations,
+                    "alpha": args.alpha,
                     "repeats": 1 if (peer or n >= 20000) else repeats,
                     "warmup": n <= 1000 and not peer,
                 }
