@@ -10,8 +10,7 @@
 
 The test statistic is ``|anisotropy(cur) - anisotropy(ref)|`` with a
 permutation p-value (one ``(d, N) @ (N, b)`` product per batch, early stopping
-both ways); the other
-quantities are descriptive and reported in ``details``.
+both ways); the other quantities are descriptive and reported in ``details``.
 
 References
 ----------

@@ -21,8 +21,10 @@ Bins are the deciles of the pooled scalars (label-free), so
 (``(count + 1/2) / (total + bins/2)``) and the Jensen-Shannon divergence
 (base 2, in [0, 1]) of the raw shares can be recomputed for every label
 permutation from one ``(bins, N) @ (N, b)`` product; the p-value is the
-permutation p-value of PSI (early stopping both ways). The conventional PSI bands (< 0.1 negligible,
-0.1-0.25 moderate, > 0.25 major) are given in ``effect_label`` only.
+permutation p-value of PSI (early stopping both ways; the JS divergence's
+p-value in ``details`` uses the permutations PSI used). The conventional PSI
+bands (< 0.1 negligible, 0.1-0.25 moderate, > 0.25 major) are given in
+``effect_label`` only.
 
 References
 ----------

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from support import DRIFTMON
 
-#: the console script of this environment (the branch's code, as a user runs it)
-
 
 def write_config(folder: Path, db_url: str, body: str) -> Path:
     path = folder / "driftmon.toml"

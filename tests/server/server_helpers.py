@@ -22,11 +22,6 @@ STATUS_TOKEN = "status-token-9876543210"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def driftmon() -> str:
-    """The installed console script of this checkout (the venv's, else the one on PATH)."""
-    return DRIFTMON
-
-
 @dataclass
 class Daemon:
     cfg: Path
@@ -46,7 +41,7 @@ class Daemon:
     def start(self) -> None:
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [driftmon(), "run", "-c", str(self.cfg), "--log-format", "json"],
+                [DRIFTMON, "run", "-c", str(self.cfg), "--log-format", "json"],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 env={**os.environ, "INGEST_TOKEN": TOKEN, "STATUS_TOKEN": STATUS_TOKEN},
@@ -136,7 +131,7 @@ def write_config(folder: Path, db_url: str, port: int, extra: str = "", source: 
         + textwrap.dedent(extra)
     )
     subprocess.run(
-        [driftmon(), "db", "upgrade", "-c", str(cfg)], check=True, capture_output=True, timeout=120
+        [DRIFTMON, "db", "upgrade", "-c", str(cfg)], check=True, capture_output=True, timeout=120
     )
     return cfg
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from server_helpers import (
     AUTH,
+    DRIFTMON,
     STATUS_TOKEN,
     Daemon,
-    driftmon,
     free_port,
     json_body,
     post_body,
@@ -217,7 +217,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", port)
     with socket.create_server(("127.0.0.1", port)):
         done = subprocess.run(
-            [driftmon(), "run", "-c", str(cfg)],
+            [DRIFTMON, "run", "-c", str(cfg)],
             capture_output=True,
             text=True,
             timeout=60,
