@@ -6,16 +6,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright_api
-from support import DRIFTMON
+from reports_support import ServedDemo
+from support import DRIFTMON, free_port
 
 
 def chromium_path() -> str:
@@ -26,25 +25,10 @@ def chromium_path() -> str:
     return found
 
 
-@dataclass(frozen=True)
-class ServedDemo:
-    folder: Path
-    base: str  # http://127.0.0.1:PORT
-    drift_url: str
-    canary_url: str
-    output: str
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
     folder = tmp_path_factory.mktemp("served-demo")
-    port = _free_port()
+    port = free_port()
     exe = Path(DRIFTMON)
     proc = subprocess.Popen(
         [str(exe), "demo", "--serve", "--listen", f"127.0.0.1:{port}", "--dir", str(folder)],

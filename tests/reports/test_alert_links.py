@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServedDemo
+from reports_support import ServedDemo
 from support import DRIFTMON
 
 pytestmark = pytest.mark.slow

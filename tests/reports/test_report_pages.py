@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ServedDemo
+from reports_support import ServedDemo
 from support import DRIFTMON
 
 pytestmark = pytest.mark.slow
