@@ -134,7 +134,7 @@ def combined_from_workspace(
         sofar = outcome_from_null(
             t_obs, np.concatenate(t_null), stop_after=stop, rel_tol=1e-6, reject_at=look
         )
-        if sofar.n_used < start:
+        if sofar.stopped:
             break
     outcome = sofar
     used = outcome.n_used

@@ -194,7 +194,7 @@ def kernel_outcomes(
 
 
 #: Permutations evaluated in the first pass over the strata (blocked mode).
-FIRST_PASS = 224
+FIRST_PASS = 239
 
 
 def _stratified(
@@ -208,7 +208,7 @@ def _stratified(
 
     The statistic is the pair-weighted mean of the per-stratum statistics.
     A first pass builds each stratum's matrices once and evaluates the first
-    224 permutations; only the statistics that the sequential rules
+    239 permutations; only the statistics that the sequential rules
     ``(stop_after, reject_at)`` have not stopped yet get a second pass
     (matrices rebuilt) for the remaining ones.
     """
@@ -248,14 +248,13 @@ def _stratified(
             todo = [
                 name
                 for name in todo
-                if outcome_from_null(
+                if not outcome_from_null(
                     observed[name],
                     null[name][:done],
                     stop_after=stop_after,
                     rel_tol=rel_tol,
                     reject_at=reject_at,
-                ).n_used
-                == done
+                ).stopped
             ]
     return {
         name: KernelOutcome(

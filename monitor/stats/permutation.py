@@ -61,8 +61,17 @@ __all__ = [
 _STREAM = 0x5EED_0001
 #: Stream of the calibration permutations of a combined statistic.
 CALIBRATION_STREAM = 0x5EED_0002
-_FIRST_BATCH = 32
+#: Sizes of the first batches of permutations: they end at 32, 79, 239 and 399,
+#: so that the early rejection looks of alpha 0.05 (79) and 0.01 (399) end a
+#: batch and a test that rejects there evaluates no permutation beyond its look.
+_FIRST_BATCHES = (32, 47, 160, 160)
 _MAX_BATCH = 256
+
+
+def _batch_size(j: int) -> int:
+    return _FIRST_BATCHES[j] if j < len(_FIRST_BATCHES) else _MAX_BATCH
+
+
 _CACHE_F32_ROWS = 16_384
 
 
@@ -88,12 +97,15 @@ class PermutationOutcome:
         Permutation statistics ``>=`` the observed one among the first ``L``.
     null : ndarray, shape (n_used,)
         The permutation statistics.
+    stopped : bool
+        A sequential rule ended the test (more permutations would not change it).
     """
 
     p_value: float
     n_used: int
     exceedances: int
     null: NDArray[np.float64]
+    stopped: bool = False
 
     def quantile(self, alpha: float) -> float:
         """The ``1 - alpha`` quantile of the permutation statistics."""
@@ -141,17 +153,17 @@ class Permuter:
     def schedule(total: int) -> list[tuple[int, int]]:
         """Batches ``(index, size)`` covering ``total`` permutations.
 
-        Sizes double from 32 up to 256; only the last one is truncated, so the
-        first ``k`` permutations never depend on ``total``.
+        Sizes 32, 47, 160, 160, then 256 (ends at 32, 79, 239, 399, 655, ...);
+        only the last one is truncated, so the first ``k`` permutations never
+        depend on ``total``.
         """
         out: list[tuple[int, int]] = []
-        done, size, j = 0, _FIRST_BATCH, 0
+        done, j = 0, 0
         while done < total:
-            b = min(size, total - done)
+            b = min(_batch_size(j), total - done)
             out.append((j, b))
             done += b
             j += 1
-            size = min(2 * size, _MAX_BATCH)
         return out
 
     def observed(self) -> NDArray[np.bool_]:
@@ -166,7 +178,7 @@ class Permuter:
         if cached is None:
             # always draw the full scheduled batch so that column k of batch j
             # does not depend on how many columns a caller asked for
-            full = min(_FIRST_BATCH << min(j, 16), _MAX_BATCH)
+            full = _batch_size(j)
             cached = self._draw(j, max(size, full))
             self._cache[j] = cached
         return cached[:, :size]
@@ -336,6 +348,7 @@ def _accumulate(
                     n_used=reject_at,
                     exceedances=0,
                     null=np.concatenate(nulls),
+                    stopped=True,
                 )
         if stop_after is not None and count + int(hits.sum()) >= stop_after:
             # the h-th exceedance happens inside this batch: stop exactly there
@@ -347,6 +360,7 @@ def _accumulate(
                 n_used=used,
                 exceedances=stop_after,
                 null=np.concatenate(nulls),
+                stopped=True,
             )
         count += int(hits.sum())
         used += stats.size

@@ -9,21 +9,25 @@ from monitor.stats import mmd_test
 from monitor.stats.permutation import (
     Permuter,
     besag_clifford_h,
+    early_rejection_look,
     outcome_from_null,
     permutation_test,
 )
 
 
-def test_schedule_doubles_and_only_truncates_the_last_batch() -> None:
+def test_batches_end_at_the_early_looks_and_only_the_last_is_truncated() -> None:
     assert Permuter.schedule(1000) == [
         (0, 32),
-        (1, 64),
-        (2, 128),
-        (3, 256),
+        (1, 47),
+        (2, 160),
+        (3, 160),
         (4, 256),
         (5, 256),
-        (6, 8),
+        (6, 89),
     ]
+    ends = np.cumsum([size for _, size in Permuter.schedule(1000)])
+    for alpha in (0.05, 0.01):  # a test that rejects at its look evaluates nothing beyond it
+        assert early_rejection_look(alpha, 1000) in ends
     assert Permuter.schedule(10) == [(0, 10)]
     assert Permuter.schedule(0) == []
 

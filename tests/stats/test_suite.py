@@ -82,6 +82,26 @@ def test_every_permutation_test_stops_early_both_ways(rng: np.random.Generator) 
         assert moved.tests[name].p_value == pytest.approx(1 / 80), name
 
 
+def test_a_verdict_that_rejects_at_the_look_draws_no_permutation_beyond_it(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.stats.permutation import Permuter
+
+    drawn: list[int] = []
+    batch = Permuter.batch
+
+    def spy(self: Permuter, j: int, size: int) -> np.ndarray:
+        drawn.append(j)
+        return batch(self, j, size)
+
+    monkeypatch.setattr(Permuter, "batch", spy)
+    ref = rng.standard_normal((150, 6))
+    moved = run_suite(ref, ref[::-1] + 0.8, alpha=0.05, tests=["mmd"], explain=False)
+    assert moved.drift and moved.tests["combined"].details["n_permutations_used"] == 79
+    ends = np.cumsum([size for _, size in Permuter.schedule(1000)])
+    assert ends[max(drawn)] == 79  # the look ends a batch; nothing after it was drawn
+
+
 def test_the_knn_graph_does_not_depend_on_the_threads(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
