@@ -45,9 +45,8 @@ from monitor.stats._checks import check_alpha, check_int, check_seed, require_sa
 from monitor.stats._workspace import STREAM_FOLDS, Workspace
 from monitor.stats.permutation import (
     Permuter,
-    besag_clifford_h,
-    early_rejection_look,
     permutation_test,
+    stopping_rules,
 )
 from monitor.stats.result import TestResult
 from monitor.stats.univariate import DEFAULT_COMPONENTS, pca_scores
@@ -192,15 +191,13 @@ def classifier_from_workspace(
     model = CrossFitted(x, folds, ws.n_ref, l2, groups=ws.distinct[1])
     permuter = Permuter(ws.n_ref, ws.n_cur, ws.seed, model.rows)
     observed = float(model.auc(permuter.observed())[0])
-    stop = besag_clifford_h(alpha, n_permutations) if sequential else None
     out = permutation_test(
         observed,
         model.auc,
         permuter,
         n_permutations,
-        stop_after=stop,
         rel_tol=1e-12,
-        reject_at=early_rejection_look(alpha, n_permutations) if sequential else None,
+        **stopping_rules(alpha, n_permutations, sequential),
     )
     return TestResult(
         name="classifier",

@@ -27,10 +27,9 @@ from monitor.stats._kernel import (
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, STREAM_BANDWIDTH, Workspace
 from monitor.stats.permutation import (
     PermutationOutcome,
-    besag_clifford_h,
-    early_rejection_look,
     outcome_from_null,
     permutation_test,
+    stopping_rules,
 )
 from monitor.stats.result import TestResult
 
@@ -313,14 +312,11 @@ def mmd_from_workspace(
 ) -> TestResult:
     """:func:`mmd_test` on a prepared workspace."""
     h, scales = resolve_bandwidth(ws, bandwidth)
-    stop = besag_clifford_h(alpha, n_permutations) if sequential else None
-    look = early_rejection_look(alpha, n_permutations) if sequential else None
     ko = kernel_outcomes(
         ws,
         {"mmd": (h, scales)},
         n_permutations=n_permutations,
-        stop_after=stop,
-        reject_at=look,
+        **stopping_rules(alpha, n_permutations, sequential),
     )
     ko_mmd = ko["mmd"]
     return kernel_result(

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._workspace import DEFAULT_MAX_BLOCK, Workspace
 from monitor.stats.distances import kernel_outcomes, kernel_result
-from monitor.stats.permutation import besag_clifford_h, early_rejection_look
+from monitor.stats.permutation import stopping_rules
 from monitor.stats.result import TestResult
 
 __all__ = ["energy_from_workspace", "energy_test"]
@@ -27,10 +27,11 @@ def energy_from_workspace(
     ws: Workspace, *, alpha: float, n_permutations: int, sequential: bool = True
 ) -> TestResult:
     """:func:`energy_test` on a prepared workspace."""
-    stop = besag_clifford_h(alpha, n_permutations) if sequential else None
-    look = early_rejection_look(alpha, n_permutations) if sequential else None
     ko = kernel_outcomes(
-        ws, {"energy": None}, n_permutations=n_permutations, stop_after=stop, reject_at=look
+        ws,
+        {"energy": None},
+        n_permutations=n_permutations,
+        **stopping_rules(alpha, n_permutations, sequential),
     )
     ko_e = ko["energy"]
     cross = -ko_e.cross_mean

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from monitor.stats._checks import check_alpha, check_int, check_seed, require_samples
 from monitor.stats._linalg import sqrtm_trace
 from monitor.stats._workspace import Workspace
-from monitor.stats.permutation import besag_clifford_h, early_rejection_look, permutation_test
+from monitor.stats.permutation import permutation_test, stopping_rules
 from monitor.stats.result import TestResult
 from monitor.stats.univariate import DEFAULT_COMPONENTS, pca_scores, pooled_pca
 
@@ -101,15 +101,13 @@ def frechet_from_workspace(
     moments = _Moments(proj / scale, ws.n_ref)
     observed = float(moments.distances(ws.permuter.observed())[0])
     n_permutations = min(n_permutations, MAX_PERMUTATIONS)
-    stop = besag_clifford_h(alpha, n_permutations) if sequential else None
     out = permutation_test(
         observed,
         moments.distances,
         ws.permuter,
         n_permutations,
-        stop_after=stop,
         rel_tol=1e-6,
-        reject_at=early_rejection_look(alpha, n_permutations) if sequential else None,
+        **stopping_rules(alpha, n_permutations, sequential),
     )
     fd = observed * scale**2
     return TestResult(

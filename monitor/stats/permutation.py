@@ -72,9 +72,6 @@ def _batch_size(j: int) -> int:
     return _FIRST_BATCHES[j] if j < len(_FIRST_BATCHES) else _MAX_BATCH
 
 
-_CACHE_F32_ROWS = 16_384
-
-
 class StoppingRules(TypedDict):
     """Keyword arguments of :func:`permutation_test` that decide when it stops."""
 
@@ -147,7 +144,6 @@ class Permuter:
         self.strata = [np.asarray(s, dtype=np.intp) for s in strata]
         self._n_ref_in = [int(np.count_nonzero(s < n_ref)) for s in self.strata]
         self._cache: dict[int, NDArray[np.bool_]] = {}
-        self._cache_f32: dict[int, NDArray[np.float32]] = {}
 
     @staticmethod
     def schedule(total: int) -> list[tuple[int, int]]:
@@ -182,17 +178,6 @@ class Permuter:
             cached = self._draw(j, max(size, full))
             self._cache[j] = cached
         return cached[:, :size]
-
-    def batch_f32(self, j: int, size: int) -> NDArray[np.float32]:
-        """:meth:`batch` as float32 0/1 for matrix products (cached for small N)."""
-        cached = self._cache_f32.get(j)
-        if cached is not None:
-            return cached[:, :size]
-        self.batch(j, size)
-        full = self._cache[j].astype(np.float32)
-        if self.n <= _CACHE_F32_ROWS:
-            self._cache_f32[j] = full
-        return full[:, :size]
 
     def _draw(self, j: int, size: int) -> NDArray[np.bool_]:
         rng = np.random.default_rng([self.seed, self.stream, j])
