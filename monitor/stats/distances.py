@@ -193,7 +193,7 @@ def kernel_outcomes(
 
 
 #: Permutations evaluated in the first pass over the strata (blocked mode).
-FIRST_PASS = 239
+FIRST_PASS = 199
 
 
 def _stratified(
@@ -207,7 +207,7 @@ def _stratified(
 
     The statistic is the pair-weighted mean of the per-stratum statistics.
     A first pass builds each stratum's matrices once and evaluates the first
-    239 permutations; only the statistics that the sequential rules
+    199 permutations; only the statistics that the sequential rules
     ``(stop_after, reject_at)`` have not stopped yet get a second pass
     (matrices rebuilt) for the remaining ones.
     """

@@ -164,7 +164,9 @@ def test_mann_whitney_u_matches_scipy_with_and_without_ties(rng: np.random.Gener
 
 def test_classifier_separable_samples_give_auc_one() -> None:
     grid = np.linspace(-1, 1, 40)[:, None] * [1.0, 0.5]
-    result = classifier_test(grid, grid + [4.0, 0.0], n_permutations=99, alpha=0.05)
+    result = classifier_test(
+        grid, grid + [4.0, 0.0], n_permutations=99, alpha=0.05, sequential=False
+    )
     assert result.statistic == 1.0 and result.effect == 1.0
     assert result.p_value == pytest.approx(1 / 100) and result.drift
     assert result.details["n_folds"] == 5

@@ -12,18 +12,19 @@ from monitor.stats.permutation import (
     early_rejection_look,
     outcome_from_null,
     permutation_test,
+    two_stage_p_value,
 )
 
 
 def test_batches_end_at_the_early_looks_and_only_the_last_is_truncated() -> None:
     assert Permuter.schedule(1000) == [
-        (0, 32),
-        (1, 47),
-        (2, 160),
-        (3, 160),
+        (0, 39),
+        (1, 40),
+        (2, 120),
+        (3, 256),
         (4, 256),
         (5, 256),
-        (6, 89),
+        (6, 33),
     ]
     ends = np.cumsum([size for _, size in Permuter.schedule(1000)])
     for alpha in (0.05, 0.01):  # a test that rejects at its look evaluates nothing beyond it
@@ -100,8 +101,31 @@ def test_mmd_stops_early_when_nothing_changed_and_not_when_it_did(
     same = mmd_test(ref, rng.standard_normal((80, 4)), n_permutations=1000)
     assert same.details["n_permutations_used"] < 300 and not same.drift
     moved = mmd_test(ref, rng.standard_normal((80, 4)) + 1.0, n_permutations=1000)
-    # drift stops at the early rejection look (399 permutations at alpha 0.01)
-    assert moved.details["n_permutations_used"] == 399
-    assert moved.p_value == pytest.approx(1 / 400) and moved.drift
+    # drift stops at the early rejection look (199 permutations at alpha 0.01)
+    assert moved.details["n_permutations_used"] == 199
+    assert moved.p_value == pytest.approx(1 / 200) and moved.drift
     full = mmd_test(ref, rng.standard_normal((80, 4)), n_permutations=300, sequential=False)
     assert full.details["n_permutations_used"] == 300
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.02, 0.05, 0.1])
+def test_the_two_stage_design_keeps_its_level_exactly(alpha: float) -> None:
+    # under the null the observed statistic's quantile u is uniform and each
+    # permutation exceeds it with probability u: integrate the rejection chance
+    from scipy import integrate, stats
+
+    big = 1000
+    look = early_rejection_look(alpha, big)
+    assert look is not None and 1 / (look + 1) <= alpha / 2
+    c_max = max(c for c in range(big) if two_stage_p_value(c, look, big) <= alpha)
+
+    def reject(u: float) -> float:
+        early = (1 - u) ** look
+        late = stats.binom.cdf(c_max, big, u)
+        both = early * stats.binom.cdf(c_max, big - look, u)
+        return float(early + late - both)
+
+    size = integrate.quad(reject, 0, 1, limit=200, points=[c_max / big])[0]
+    assert alpha * 0.9 < size <= alpha + 1e-9
+    # the look costs little at the margin: a p-value of 0.85 alpha still rejects
+    assert (c_max + 1) / (big + 1) >= 0.85 * alpha
