@@ -65,6 +65,9 @@ class Workspace:
         self.dtype: type[np.floating[Any]] = np.float64 if self.n < _FLOAT64_BELOW else np.float32
         self.strata = self._make_strata()
         self.permuter = Permuter(self.n_ref, self.n_cur, seed, self.strata)
+        #: p-values the verdict adjusts each test's over (Holm); every early
+        #: rejection look spends alpha / (2 verdict_family), see permutation
+        self.verdict_family = 1
         self._cache: dict[Hashable, Any] = {}
 
     # -- generic memo -------------------------------------------------------

@@ -66,7 +66,7 @@ def centroid_from_workspace(
         ws.permuter,
         n_permutations,
         rel_tol=1e-7,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     euc_out = outcome_from_null(
         euc_obs, np.concatenate(euc_null)[: cos_out.n_used], stop_after=None, rel_tol=1e-7

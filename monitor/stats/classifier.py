@@ -197,7 +197,7 @@ def classifier_from_workspace(
         permuter,
         n_permutations,
         rel_tol=1e-12,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     return TestResult(
         name="classifier",

@@ -120,7 +120,7 @@ def combined_from_workspace(
 
     t_obs = float(combine({k: np.asarray([v]) for k, v in obs.items()})[0])
     stop = besag_clifford_h(alpha, n_permutations)
-    look = early_rejection_look(alpha, n_permutations)
+    look = early_rejection_look(alpha, n_permutations, ws.verdict_family)
     nulls: dict[str, list[NDArray[np.float64]]] = {k: [] for k in comps}
     t_null: list[NDArray[np.float64]] = []
     start = 0

@@ -316,7 +316,7 @@ def mmd_from_workspace(
         ws,
         {"mmd": (h, scales)},
         n_permutations=n_permutations,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     ko_mmd = ko["mmd"]
     return kernel_result(

@@ -31,7 +31,7 @@ def energy_from_workspace(
         ws,
         {"energy": None},
         n_permutations=n_permutations,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     ko_e = ko["energy"]
     cross = -ko_e.cross_mean

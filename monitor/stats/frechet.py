@@ -107,7 +107,7 @@ def frechet_from_workspace(
         ws.permuter,
         n_permutations,
         rel_tol=1e-6,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     fd = observed * scale**2
     return TestResult(

@@ -104,7 +104,7 @@ def geometry_from_workspace(
         ws.permuter,
         n_permutations,
         rel_tol=1e-7,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     nr, nc = ws.norms[:n], ws.norms[n:]
     return TestResult(

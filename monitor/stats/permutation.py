@@ -30,10 +30,12 @@ p-value is then ``1 / (L_e + 1)``, already far below ``alpha``. Runs that go
 on to ``B`` permutations get the p-value of this two-stage design
 (:func:`two_stage_p_value`): ``P(c_Le = 0) + P(c_B <= c) - P(both)`` under
 the null, where the observed statistic's rank is uniform, so the verdict at
-``alpha`` stays exact. The look spends ``alpha / 2``; most of it comes back
-in ``P(both)``: with ``B = 1000`` the largest exceedance count that still
-rejects is 8 at alpha 0.01 (9 with no look) and 45 at alpha 0.05 (49), and the
-look halves what a clear drift costs against one spending ``alpha / 4``.
+``alpha`` stays exact. The look spends ``alpha / 2`` (``alpha / (2 k)`` for a
+test whose p-value a verdict multiplies by ``k``, as Holm does, so that the
+early p-value survives it); most of it comes back in ``P(both)``: with
+``B = 1000`` the largest exceedance count that still rejects is 8 at alpha
+0.01 (9 with no look) and 45 at alpha 0.05 (49), and the look halves what a
+clear drift costs against one spending ``alpha / 4``.
 """
 
 from __future__ import annotations
@@ -210,23 +212,31 @@ def besag_clifford_h(alpha: float, n_permutations: int, minimum: int = 20) -> in
     return max(minimum, math.ceil(alpha * (n_permutations + 1)))
 
 
-def early_rejection_look(alpha: float, n_permutations: int) -> int | None:
+def early_rejection_look(alpha: float, n_permutations: int, family: int = 1) -> int | None:
     """Permutations after which a sequential test rejects if none reached the observed statistic.
 
-    The smallest ``L`` with ``1 / (L + 1) <= alpha / 2``; None when that is
-    more than half of ``n_permutations`` (no saving worth the extra term).
+    The smallest ``L`` with ``1 / (L + 1) <= alpha / (2 family)``; None when
+    that is more than half of ``n_permutations`` (no saving worth the extra
+    term). ``family`` is the number of p-values a verdict adjusts this one
+    over (Holm multiplies the smallest by it): the early p-value ``1 / (L + 1)``
+    must stay below ``alpha`` after that.
     """
-    look = math.ceil(2.0 / alpha) - 1
+    look = math.ceil(2.0 * family / alpha) - 1
     return look if 0 < look <= n_permutations // 2 else None
 
 
-def stopping_rules(alpha: float, n_permutations: int, sequential: bool) -> StoppingRules:
-    """``stop_after`` and ``reject_at`` of a test at ``alpha``: early stopping both ways or none."""
+def stopping_rules(
+    alpha: float, n_permutations: int, sequential: bool, family: int = 1
+) -> StoppingRules:
+    """``stop_after`` and ``reject_at`` of a test at ``alpha``: early stopping both ways or none.
+
+    ``family``: see :func:`early_rejection_look`.
+    """
     if not sequential:
         return {"stop_after": None, "reject_at": None}
     return {
         "stop_after": besag_clifford_h(alpha, n_permutations),
-        "reject_at": early_rejection_look(alpha, n_permutations),
+        "reject_at": early_rejection_look(alpha, n_permutations, family),
     }
 
 

@@ -163,7 +163,7 @@ def projection_from_workspace(
         permuter,
         n_permutations,
         rel_tol=1e-9,
-        **stopping_rules(alpha, n_permutations, sequential),
+        **stopping_rules(alpha, n_permutations, sequential, ws.verdict_family),
     )
     js_out = outcome_from_null(
         js, np.concatenate(js_null)[: out.n_used], stop_after=None, rel_tol=1e-9

@@ -251,6 +251,7 @@ def run_suite(
         )
     params = {"alpha": alpha, "n_permutations": n_permutations, "bandwidth": bandwidth}
     combined = "mmd" in names
+    ws.verdict_family = _verdict_family(names, combined, ws.single_stratum)
     kernels = [t for t in names if t in _KERNEL_TESTS]
     if kernels and (combined or explain or any(t in names for t in _NEIGHBOUR_TESTS)):
         # neighbours, the k-NN graph and the bandwidth read the pooled Gram matrix
@@ -295,6 +296,13 @@ def run_suite(
         policy=method["policy"],
         method=method,
     )
+
+
+def _verdict_family(names: tuple[str, ...], combined: bool, single_stratum: bool) -> int:
+    """How many p-values the verdict will adjust each test's over (``Workspace.verdict_family``)."""
+    if combined:
+        return 1 if single_stratum else 2  # blocked mode: Holm over combined and mmd
+    return sum(n in names for n in PRIMARY_TESTS) or len(names)
 
 
 def _combined_policy(

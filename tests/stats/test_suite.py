@@ -233,3 +233,35 @@ def test_explanation_flags_a_reference_topic_that_grew() -> None:
     assert result.p_value < 1e-3
     assert all(cur[i] @ ref[0] > 0.5 for i in grew[0].cur_examples)
     assert {c.status for c in result.clusters} <= {"grew", "shrank", "stable"}
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05])
+@pytest.mark.parametrize(
+    ("tests", "max_block", "family"),
+    [
+        pytest.param(["classifier", "novelty"], 4096, 2, id="holm-primary"),
+        pytest.param(["energy", "centroid", "ks", "psi_norm", "frechet"], 4096, 5, id="holm-all"),
+        pytest.param(None, 100, 2, id="blocked-holm-mmd"),
+    ],
+)
+def test_an_early_rejection_survives_the_verdicts_holm_step(
+    tests: list[str] | None, max_block: int, family: int, alpha: float
+) -> None:
+    # a test stopped at its look reports p = 1 / (L + 1); when the verdict multiplies
+    # p-values by the family size (Holm) the look must spend alpha / (2 family)
+    from monitor.stats.permutation import early_rejection_look
+
+    g = np.random.default_rng(11)
+    ref = g.standard_normal((150, 5))
+    cur = g.standard_normal((150, 5)) * 1.3 + 1.0
+    result = run_suite(ref, cur, alpha=alpha, tests=tests, max_block=max_block, explain=False)
+    assert result.drift and result.method is not None and result.method["p_value"] <= alpha
+    # (no look at all when that is beyond half of the permutations: all 1000 run)
+    look = early_rejection_look(alpha, 1000, family) or 1000
+    stopped = [
+        t
+        for t in result.tests.values()
+        if t.details.get("n_permutations_used") == look
+        and t.p_value == pytest.approx(1 / (look + 1))
+    ]
+    assert stopped  # the clear rejections stopped at the family's look
