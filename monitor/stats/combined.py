@@ -45,9 +45,8 @@ from monitor.stats._workspace import Workspace
 from monitor.stats.permutation import (
     CALIBRATION_STREAM,
     Permuter,
-    besag_clifford_h,
-    early_rejection_look,
     outcome_from_null,
+    stopping_rules,
 )
 from monitor.stats.result import TestResult
 
@@ -119,8 +118,7 @@ def combined_from_workspace(
         return out
 
     t_obs = float(combine({k: np.asarray([v]) for k, v in obs.items()})[0])
-    stop = besag_clifford_h(alpha, n_permutations)
-    look = early_rejection_look(alpha, n_permutations, ws.verdict_family)
+    rules = stopping_rules(alpha, n_permutations, True, ws.verdict_family)
     nulls: dict[str, list[NDArray[np.float64]]] = {k: [] for k in comps}
     t_null: list[NDArray[np.float64]] = []
     start = 0
@@ -131,9 +129,7 @@ def combined_from_workspace(
             nulls[name].append(v)
         t_null.append(combine(values))
         start += size
-        sofar = outcome_from_null(
-            t_obs, np.concatenate(t_null), stop_after=stop, rel_tol=1e-6, reject_at=look
-        )
+        sofar = outcome_from_null(t_obs, np.concatenate(t_null), rel_tol=1e-6, **rules)
         if sofar.stopped:
             break
     outcome = sofar
